@@ -1,0 +1,2 @@
+export { FarolError, ErrorCodes, isFarolError, type ErrorCode } from './errors.js';
+export { createLogger, silentLogger, type Logger, type LoggerOptions } from './log/logger.js';
