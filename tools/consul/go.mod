@@ -82,11 +82,6 @@ require (
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.7.0 // indirect
 	github.com/hashicorp/consul-awsauth v0.0.0-20220713182709-05ac1c5c2706 // indirect
 	github.com/hashicorp/consul-net-rpc v0.0.0-20221205195236-156cfab66a69 // indirect
-	github.com/hashicorp/consul/api v1.21.0 // indirect
-	github.com/hashicorp/consul/envoyextensions v0.2.1 // indirect
-	github.com/hashicorp/consul/proto-public v0.3.0 // indirect
-	github.com/hashicorp/consul/sdk v0.13.1 // indirect
-	github.com/hashicorp/consul/troubleshoot v0.2.0 // indirect
 	github.com/hashicorp/errwrap v1.1.0 // indirect
 	github.com/hashicorp/go-bexpr v0.1.2 // indirect
 	github.com/hashicorp/go-checkpoint v0.5.0 // indirect
@@ -201,14 +196,14 @@ require (
 	go.opentelemetry.io/otel/trace v1.16.0 // indirect
 	go.opentelemetry.io/proto/otlp v0.19.0 // indirect
 	go.uber.org/atomic v1.9.0 // indirect
-	golang.org/x/crypto v0.0.0-20220622213112-05595931fe9d // indirect
+	golang.org/x/crypto v0.11.0 // indirect
 	golang.org/x/exp v0.0.0-20230321023759-10a507213a29 // indirect
-	golang.org/x/net v0.8.0 // indirect
+	golang.org/x/net v0.13.0 // indirect
 	golang.org/x/oauth2 v0.6.0 // indirect
 	golang.org/x/sync v0.1.0 // indirect
-	golang.org/x/sys v0.8.0 // indirect
-	golang.org/x/term v0.6.0 // indirect
-	golang.org/x/text v0.8.0 // indirect
+	golang.org/x/sys v0.10.0 // indirect
+	golang.org/x/term v0.10.0 // indirect
+	golang.org/x/text v0.11.0 // indirect
 	golang.org/x/time v0.3.0 // indirect
 	google.golang.org/api v0.57.0 // indirect
 	google.golang.org/appengine v1.6.7 // indirect
@@ -229,10 +224,21 @@ require (
 	sigs.k8s.io/yaml v1.2.0 // indirect
 )
 
-// Consul's own go.mod replaces its nested submodules with ./api, ./sdk, ...
-// Those replaces are ignored when consul is a dependency, so the submodules
-// are pinned (in the require block that `go mod tidy` maintains) to the
-// tagged versions consul v1.15.4's go.mod requires.
+// Consul's nested submodules. Consul v1.15.4's go.mod points these at its
+// own source tree with `replace ... => ./api` etc.; replace directives of a
+// dependency are ignored, so they are pinned here to tagged versions.
+// See README.md ("Version pins") for the reasoning.
+require (
+	// v1.21.0 (what consul v1.15.4's go.mod lists) does NOT compile: consul
+	// 1.15.4's in-tree api already had api.GatewayConditionType & co. and
+	// RaftServer.LastIndex. v1.21.1 is the api tag cut from the release/1.15.x
+	// branch and has them. (It raises x/crypto, x/net, x/sys, x/term, x/text.)
+	github.com/hashicorp/consul/api v1.21.1 // indirect
+	github.com/hashicorp/consul/envoyextensions v0.2.1 // indirect; as in consul v1.15.4 go.mod
+	github.com/hashicorp/consul/proto-public v0.3.0 // indirect; as in consul v1.15.4 go.mod
+	github.com/hashicorp/consul/sdk v0.13.1 // indirect; as in consul v1.15.4 go.mod
+	github.com/hashicorp/consul/troubleshoot v0.2.0 // indirect; as in consul v1.15.4 go.mod
+)
 
 // Copied verbatim from consul v1.15.4's go.mod.
 exclude (
