@@ -1,0 +1,11 @@
+export type { PemPair, CertificateUsage } from './types.js';
+export { createCertificateAuthority } from './ca.js';
+export type { CreateCertificateAuthorityOptions } from './ca.js';
+export { issueCertificate } from './issue.js';
+export type { IssueCertificateOptions } from './issue.js';
+export { serverSubjectAltNames } from './subject-alt-names.js';
+export { CERT_FILE_NAMES, clientCertFileNames } from './file-names.js';
+export { initCertificates } from './init.js';
+export type { InitCertificatesOptions, InitCertificatesResult } from './init.js';
+export { loadServerTls, loadCaBundle } from './load.js';
+export type { TlsMaterial, ServerTlsFiles } from './load.js';
