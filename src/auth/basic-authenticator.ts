@@ -1,0 +1,73 @@
+import { FarolError } from '../errors.js';
+import { parseRequestAuthorization } from './authorization-header.js';
+import { verifyPassword } from './password-hash.js';
+import type { AuthRequest, AuthResult, Authenticator } from './principal.js';
+import type { UsersDb } from './users-file.js';
+
+export interface BasicAuthenticatorOptions {
+  users: UsersDb;
+  /** Shown by browsers in the login dialog; the service uses its name. */
+  realm: string;
+}
+
+/**
+ * The hash of a random password nobody knows, at the default cost. A login as an unknown user is
+ * verified against it, so it costs the same scrypt work as a login as a real user and the
+ * response time does not reveal which user names exist.
+ */
+const UNKNOWN_USER_HASH = '$scrypt$ln=14,r=8,p=1$dKgv2E7VAX9XnpSWF+L6pw$5+4S5bY/yquCoaFOeLC/3ioqxwADhfF80EF/qQCrG8Q';
+
+// What a quoted-string may hold in a header Node will send: HTAB, visible ASCII, space, obs-text.
+const HEADER_TEXT = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+function quotedString(value: string): string {
+  return `"${value.replace(/["\\]/g, '\\$&')}"`;
+}
+
+/**
+ * Checks a user name and password against the users db. This is the one place a password is
+ * compared; a verification cache would wrap it.
+ */
+async function verifyUser(users: UsersDb, username: string, password: string): Promise<boolean> {
+  const hash = users.lookup(username);
+  const matches = await verifyPassword(password, hash ?? UNKNOWN_USER_HASH);
+  return hash !== undefined && matches;
+}
+
+/**
+ * HTTP Basic authentication (RFC 7617) against a users db.
+ *
+ * - no Authorization header, or another scheme: 'absent' (another authenticator may answer);
+ * - a Basic header that does not parse: rejected with 400. The client is broken rather than
+ *   wrong about a password, and 400 says so to its developer and in the audit log, where 401
+ *   would invite it to retry the same broken request. The challenge is still included.
+ * - unknown user or wrong password: rejected with 401, reason 'bad credentials', and the
+ *   attempted user name. Both cases cost one scrypt verification.
+ *
+ * Never throws for anything a request can contain. Throws CONFIG_INVALID at creation for a
+ * realm that cannot be written into a header.
+ */
+export function createBasicAuthenticator(opts: BasicAuthenticatorOptions): Authenticator {
+  if (!HEADER_TEXT.test(opts.realm)) {
+    throw new FarolError('CONFIG_INVALID', 'the Basic auth realm contains characters that cannot appear in an HTTP header', {
+      hint: 'use a realm of printable ASCII (the service name is the default)',
+    });
+  }
+  const challenge = `Basic realm=${quotedString(opts.realm)}, charset="UTF-8"`;
+
+  return {
+    scheme: 'Basic',
+    challenge: () => challenge,
+    async authenticate(req: AuthRequest): Promise<AuthResult> {
+      const parsed = parseRequestAuthorization(req);
+      if (parsed?.scheme === 'malformed' && parsed.name?.toLowerCase() === 'basic') {
+        return { outcome: 'rejected', status: 400, reason: `malformed Basic credentials: ${parsed.reason}`, challenge };
+      }
+      if (parsed?.scheme !== 'basic') return { outcome: 'absent' };
+      if (await verifyUser(opts.users, parsed.username, parsed.password)) {
+        return { outcome: 'authenticated', principal: { kind: 'user', id: parsed.username } };
+      }
+      return { outcome: 'rejected', status: 401, reason: 'bad credentials', challenge, username: parsed.username };
+    },
+  };
+}

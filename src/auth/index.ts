@@ -1,0 +1,8 @@
+export type { Principal, AuthRequest, AuthResult, Authenticator } from './principal.js';
+export { parseAuthorization, parseRequestAuthorization, MAX_AUTHORIZATION_LENGTH, type ParsedAuthorization } from './authorization-header.js';
+export { hashPassword, verifyPassword } from './password-hash.js';
+export { parseUsersFile, createUsersDb, assertValidUserName, type UsersDb } from './users-file.js';
+export { readUsersFile, addUser, removeUser } from './users-store.js';
+export { createBasicAuthenticator, type BasicAuthenticatorOptions } from './basic-authenticator.js';
+export { authenticate } from './authenticate.js';
+export { basicCredentials, bearerCredentials, type CredentialProvider } from './credentials.js';

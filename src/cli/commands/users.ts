@@ -1,0 +1,64 @@
+import type { Command } from 'commander';
+import { addUser, assertValidUserName, removeUser } from '../../auth/index.js';
+import { FarolError } from '../../errors.js';
+import { ExitCode } from '../exit-codes.js';
+import { promptSecret, readAllStdin } from '../prompt.js';
+import { action, type CliContext } from '../run.js';
+
+const DEFAULT_USERS_FILE = 'users.txt';
+
+function usersFilePath(ctx: CliContext, flag: string | undefined): string {
+  return flag ?? ctx.io.env.FAROL_USERS_FILE ?? DEFAULT_USERS_FILE;
+}
+
+async function readNewPassword(ctx: CliContext, name: string, fromStdin: boolean): Promise<string> {
+  if (fromStdin) return readAllStdin(ctx.io);
+  const hint = `pipe the password and pass --password-stdin, e.g. \`printf '%s' "$PASSWORD" | farol users add ${name} --password-stdin\``;
+  const password = await promptSecret(ctx.io, `Password for ${name}`, hint);
+  if (password === '') return password;
+  const again = await promptSecret(ctx.io, 'Repeat the password', hint);
+  if (again !== password) throw new FarolError('PASSWORD_REQUIRED', 'the passwords do not match', { hint: 'run the command again and type the same password twice' });
+  return password;
+}
+
+/** `farol users add|remove`: manage the users file that Basic auth checks passwords against. */
+export function registerUsersCommand(program: Command, ctx: CliContext): void {
+  const users = program.command('users').description('add or remove users in the users file (Basic auth)');
+  const fileHelp = `users file (default: $FAROL_USERS_FILE, else ${DEFAULT_USERS_FILE})`;
+
+  users
+    .command('add')
+    .description('add a user, or set the password of an existing one')
+    .argument('<name>', 'user name')
+    .option('--file <path>', fileHelp)
+    .option('--password-stdin', 'read the password from standard input instead of prompting')
+    .action(
+      action(ctx, async (name: string, options: { file?: string; passwordStdin?: boolean }) => {
+        assertValidUserName(name); // before asking for a password that would then be thrown away
+        const file = usersFilePath(ctx, options.file);
+        const password = await readNewPassword(ctx, name, options.passwordStdin === true);
+        if (password === '') {
+          throw new FarolError('PASSWORD_REQUIRED', 'an empty password is not allowed', {
+            hint: options.passwordStdin ? 'write the password to standard input' : 'type a non-empty password',
+          });
+        }
+        const change = await addUser(file, name, password);
+        ctx.io.stdout(change === 'added' ? `added user ${name} to ${file}\n` : `updated user ${name} in ${file}\n`);
+        return ExitCode.OK;
+      }),
+    );
+
+  users
+    .command('remove')
+    .description('remove a user')
+    .argument('<name>', 'user name')
+    .option('--file <path>', fileHelp)
+    .action(
+      action(ctx, async (name: string, options: { file?: string }) => {
+        const file = usersFilePath(ctx, options.file);
+        await removeUser(file, name);
+        ctx.io.stdout(`removed user ${name} from ${file}\n`);
+        return ExitCode.OK;
+      }),
+    );
+}
