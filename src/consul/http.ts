@@ -1,0 +1,263 @@
+import { readFile } from 'node:fs/promises';
+import { Pool } from 'undici';
+import { FarolError } from '../errors.js';
+import { silentLogger } from '../log/logger.js';
+import type { Logger } from '../log/logger.js';
+import { DEFAULT_CONSUL_ADDRESS, parseConsulAddress } from './address.js';
+import type { ConsulEndpoint } from './address.js';
+import { classifyTransportError, responseError, tlsError, unreachableError } from './failures.js';
+import type { ConsulClientOptions, ConsulTlsOptions } from './options.js';
+import { parseQueryMeta, queryParams, requestTimeoutMs } from './query.js';
+import type { ResponseHeaders } from './query.js';
+import type { QueryMeta, QueryOptions } from './types.js';
+
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
+export type QueryParams = Record<string, string | string[] | undefined>;
+
+export interface ConsulRequest {
+  method: 'GET' | 'PUT';
+  /** API path without any reverse-proxy prefix, e.g. "/v1/agent/services". */
+  path: string;
+  params?: QueryParams;
+  /** Serialised as JSON. */
+  body?: unknown;
+  /** index / wait / signal of a read. */
+  query?: QueryOptions;
+}
+
+export interface ConsulResponse {
+  status: number;
+  headers: ResponseHeaders;
+  body: string;
+}
+
+interface TlsConnectOptions {
+  ca?: string;
+  cert?: string;
+  key?: string;
+  servername?: string;
+}
+
+async function readTlsFile(path: string, what: string, variable: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    throw new FarolError('CERT_MISSING', `Cannot read the ${what} for Consul: ${path}`, {
+      hint: `check ${variable} (or the matching Consul TLS option)`,
+      cause: error,
+    });
+  }
+}
+
+async function loadTls(tls: ConsulTlsOptions): Promise<TlsConnectOptions> {
+  const options: TlsConnectOptions = {};
+  if (tls.ca !== undefined) options.ca = tls.ca;
+  else if (tls.caFile !== undefined) options.ca = await readTlsFile(tls.caFile, 'CA file', 'CONSUL_CACERT');
+  if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) {
+    throw new FarolError('CONFIG_INVALID', 'A client certificate for Consul needs both a certificate and a key file', {
+      hint: 'set both CONSUL_CLIENT_CERT and CONSUL_CLIENT_KEY, or neither',
+    });
+  }
+  if (tls.certFile !== undefined && tls.keyFile !== undefined) {
+    options.cert = await readTlsFile(tls.certFile, 'client certificate', 'CONSUL_CLIENT_CERT');
+    options.key = await readTlsFile(tls.keyFile, 'client key', 'CONSUL_CLIENT_KEY');
+  }
+  if (tls.serverName !== undefined) options.servername = tls.serverName;
+  return options;
+}
+
+function buildPath(endpoint: ConsulEndpoint, path: string, params: QueryParams): string {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    if (value === undefined) continue;
+    for (const item of Array.isArray(value) ? value : [value]) search.append(name, item);
+  }
+  const query = search.toString();
+  return `${endpoint.pathPrefix}${path}${query === '' ? '' : `?${query}`}`;
+}
+
+/**
+ * The request core every endpoint group goes through: one keep-alive undici Pool per agent
+ * address, the ACL token header, TLS with verification, per-request timeouts sized for
+ * blocking queries, failover between addresses, and the mapping of failures to FarolErrors.
+ */
+export class ConsulHttp {
+  readonly logger: Logger;
+  readonly #endpoints: ConsulEndpoint[];
+  readonly #pools = new Map<number, Pool>();
+  readonly #token: string | undefined;
+  readonly #tls: ConsulTlsOptions | undefined;
+  readonly #timeoutMs: number;
+  readonly #closing = new AbortController();
+  #tlsOptions: Promise<TlsConnectOptions> | undefined;
+  #current = 0;
+
+  constructor(options: ConsulClientOptions = {}) {
+    const addresses = options.address === undefined ? [DEFAULT_CONSUL_ADDRESS] : [options.address].flat();
+    if (addresses.length === 0) addresses.push(DEFAULT_CONSUL_ADDRESS);
+    this.#endpoints = addresses.map(parseConsulAddress);
+    this.#token = options.token === '' ? undefined : options.token;
+    this.#tls = options.tls;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.logger = options.logger ?? silentLogger();
+  }
+
+  /** The address currently in use, as the user wrote it. */
+  get address(): string {
+    return (this.#endpoints[this.#current] as ConsulEndpoint).display;
+  }
+
+  /** A read: decodes the JSON body and the X-Consul-* metadata. */
+  async read<T>(request: Omit<ConsulRequest, 'method'>): Promise<{ value: T; meta: QueryMeta }> {
+    const response = await this.send({ ...request, method: 'GET' });
+    let value: T;
+    try {
+      value = JSON.parse(response.body) as T;
+    } catch (error) {
+      throw new FarolError('CONSUL_ERROR', `Consul sent a response to GET ${request.path} that is not JSON`, {
+        hint: `check that ${this.address} is a Consul agent's HTTP address`,
+        cause: error,
+      });
+    }
+    return { value, meta: parseQueryMeta(response.headers) };
+  }
+
+  /** A write: PUT with an optional JSON body; the answer's body is ignored. */
+  async write(request: Omit<ConsulRequest, 'method' | 'query'>): Promise<void> {
+    await this.send({ ...request, method: 'PUT' });
+  }
+
+  /**
+   * Sends one request, starting with the address in use. A connection that cannot be made
+   * (or, for a read, that breaks) moves on to the next address; the first that answers
+   * becomes the address in use. Resolves only for 2xx answers.
+   */
+  async send(request: ConsulRequest): Promise<ConsulResponse> {
+    if (this.#closing.signal.aborted) {
+      throw new FarolError('ABORTED', 'The Consul client is closed', { hint: 'create a new ConsulClient' });
+    }
+    const params = { ...queryParams(request.query), ...request.params };
+    const timeoutMs = requestTimeoutMs(request.query ?? {}, this.#timeoutMs);
+    const attempts: { address: string; code: string }[] = [];
+    const first = this.#current;
+    let lastError: unknown;
+
+    for (let offset = 0; offset < this.#endpoints.length; offset += 1) {
+      const index = (first + offset) % this.#endpoints.length;
+      const endpoint = this.#endpoints[index] as ConsulEndpoint;
+      try {
+        const response = await this.#sendTo(index, endpoint, request, params, timeoutMs);
+        if (index !== this.#current) {
+          this.logger.info({ address: endpoint.display, previous: this.address }, 'switched to another Consul address');
+          this.#current = index;
+        }
+        if (response.status < 200 || response.status > 299) {
+          throw responseError(response, { method: request.method, path: request.path, address: endpoint.display });
+        }
+        return response;
+      } catch (error) {
+        if (error instanceof FarolError) throw error;
+        const failure = classifyTransportError(error);
+        if (failure.kind === 'tls-untrusted' || failure.kind === 'tls') throw tlsError(endpoint.display, failure, error);
+        if (failure.kind === 'other') {
+          throw new FarolError('CONSUL_ERROR', `Request to Consul at ${endpoint.display} failed: ${String(error)}`, {
+            hint: `check the Consul agent at ${endpoint.display}`,
+            cause: error,
+          });
+        }
+        attempts.push({ address: endpoint.display, code: failure.code });
+        lastError = error;
+        this.logger.debug({ address: endpoint.display, code: failure.code }, 'Consul address failed');
+        const mayTryNext = failure.kind === 'connect' || request.method === 'GET';
+        if (!mayTryNext) break;
+      }
+    }
+    throw unreachableError(attempts, lastError);
+  }
+
+  async #sendTo(
+    index: number,
+    endpoint: ConsulEndpoint,
+    request: ConsulRequest,
+    params: QueryParams,
+    timeoutMs: number,
+  ): Promise<ConsulResponse> {
+    const pool = await this.#pool(index, endpoint);
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const callerSignal = request.query?.signal;
+    const signals = [this.#closing.signal, timeout, ...(callerSignal ? [callerSignal] : [])];
+    const signal = AbortSignal.any(signals);
+    const headers: Record<string, string> = {};
+    if (this.#token !== undefined) headers['x-consul-token'] = this.#token;
+    let body: string | undefined;
+    if (request.body !== undefined) {
+      body = JSON.stringify(request.body);
+      headers['content-type'] = 'application/json';
+    }
+    const path = buildPath(endpoint, request.path, params);
+    const started = performance.now();
+    try {
+      const response = await pool.request({
+        method: request.method,
+        path,
+        headers,
+        body,
+        signal,
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      });
+      const text = await response.body.text();
+      this.logger.debug(
+        { method: request.method, path, address: endpoint.display, status: response.statusCode, ms: Math.round(performance.now() - started) },
+        'consul request',
+      );
+      return { status: response.statusCode, headers: response.headers, body: text };
+    } catch (error) {
+      if (callerSignal?.aborted || this.#closing.signal.aborted) {
+        throw new FarolError('ABORTED', `Consul request ${request.method} ${request.path} was aborted`, { cause: error });
+      }
+      if (timeout.aborted) {
+        throw new FarolError('TIMEOUT', `Consul at ${endpoint.display} did not answer ${request.method} ${request.path} within ${timeoutMs} ms`, {
+          hint: `check the Consul agent at ${endpoint.display}, or raise the Consul timeout`,
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  }
+
+  async #pool(index: number, endpoint: ConsulEndpoint): Promise<Pool> {
+    const existing = this.#pools.get(index);
+    if (existing) return existing;
+    const connect: Record<string, unknown> = { timeout: Math.max(1000, Math.min(5000, this.#timeoutMs)) };
+    if (endpoint.scheme === 'https') Object.assign(connect, await this.#loadTls());
+    const raced = this.#pools.get(index);
+    if (raced) return raced;
+    const pool = new Pool(endpoint.origin, {
+      connect,
+      ...(endpoint.socketPath === undefined ? {} : { socketPath: endpoint.socketPath }),
+    });
+    this.#pools.set(index, pool);
+    return pool;
+  }
+
+  #loadTls(): Promise<TlsConnectOptions> {
+    if (this.#tlsOptions === undefined) {
+      this.#tlsOptions = loadTls(this.#tls ?? {});
+      // A bad file should be reported again on the next request, not cached forever.
+      this.#tlsOptions.catch(() => {
+        this.#tlsOptions = undefined;
+      });
+    }
+    return this.#tlsOptions;
+  }
+
+  /** Aborts requests in flight (blocking queries included) and closes every connection. */
+  async close(): Promise<void> {
+    this.#closing.abort();
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(pools.map((pool) => pool.destroy()));
+  }
+}

@@ -1,0 +1,33 @@
+export { ConsulClient } from './client.js';
+export type { ConsulClientOptions, ConsulTlsOptions } from './options.js';
+export { consulOptionsFromEnv } from './env.js';
+export type { AgentApi } from './agent.js';
+export type { HealthApi, HealthServiceOptions } from './health.js';
+export type { CatalogApi } from './catalog.js';
+export type { StatusApi } from './status.js';
+export { watchHealthService, DEFAULT_WATCH_RATE_LIMIT } from './watch.js';
+export type { HealthServiceWatch, WatchHealthServiceOptions } from './watch.js';
+export { parseConsulAddress, DEFAULT_CONSUL_ADDRESS } from './address.js';
+export type { ConsulEndpoint } from './address.js';
+export { backoffDelay, backoffCeiling } from './backoff.js';
+export type { BackoffOptions } from './backoff.js';
+export { nextBlockingIndex, sanitizeIndex } from './blocking-index.js';
+export type { BlockingIndexStep } from './blocking-index.js';
+export { parseGoDuration } from './duration.js';
+export type {
+  AgentCheck,
+  AgentService,
+  AgentServiceCheck,
+  AgentServiceRegistration,
+  AgentWeights,
+  CatalogService,
+  CheckUpdateStatus,
+  HealthCheck,
+  HealthCheckDefinition,
+  HealthStatus,
+  Node,
+  QueryMeta,
+  QueryOptions,
+  ServiceAddress,
+  ServiceEntry,
+} from './types.js';

@@ -1,0 +1,29 @@
+import type { Logger } from '../log/logger.js';
+
+/** TLS to Consul's HTTPS port. Verification is always on; there is no switch to turn it off. */
+export interface ConsulTlsOptions {
+  /** PEM file of the CA that signed Consul's HTTPS certificate (CONSUL_CACERT). */
+  caFile?: string;
+  /** The same CA as PEM text; used instead of caFile when both are given. */
+  ca?: string;
+  /** Client certificate and key for agents with verify_incoming (CONSUL_CLIENT_CERT / CONSUL_CLIENT_KEY). */
+  certFile?: string;
+  keyFile?: string;
+  /** Name to verify Consul's certificate against, and to send as SNI (CONSUL_TLS_SERVER_NAME). */
+  serverName?: string;
+}
+
+export interface ConsulClientOptions {
+  /**
+   * "127.0.0.1:8500", "http://h:p", "https://h:p" or "unix:///path"; default 127.0.0.1:8500.
+   * Several addresses: a request that cannot connect moves on to the next one, and the
+   * client then stays with the one that answered.
+   */
+  address?: string | string[];
+  /** ACL token sent as X-Consul-Token. Never logged. */
+  token?: string;
+  tls?: ConsulTlsOptions;
+  /** Per-request timeout for ordinary requests; blocking queries get wait + wait/16 + this. Default 10000. */
+  timeoutMs?: number;
+  logger?: Logger;
+}

@@ -1,0 +1,138 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FarolError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { backoffDelay } from './backoff.js';
+import type { BackoffOptions } from './backoff.js';
+import { nextBlockingIndex } from './blocking-index.js';
+import type { ConsulClient } from './client.js';
+import { TokenBucket } from './rate-limit.js';
+import type { TokenBucketOptions } from './rate-limit.js';
+import type { QueryMeta, ServiceEntry } from './types.js';
+
+export interface WatchHealthServiceOptions {
+  passing?: boolean;
+  tag?: string;
+  /** Longest time one blocking query waits, a Go duration. Default "5m" (Consul's default). */
+  wait?: string;
+  signal?: AbortSignal;
+  /** Default: the client's logger. */
+  logger?: Logger;
+  /** Called with the full list each time the index moves forward (and first with the initial list). */
+  onUpdate: (entries: ServiceEntry[], meta: QueryMeta) => void;
+  /** Called for each failed query; the watch keeps retrying with backoff until stopped. */
+  onError?: (error: FarolError) => void;
+  /** Retry delays after errors. Default base 250 ms, max 10 s, full jitter. */
+  backoff?: BackoffOptions;
+  /** Pace of queries when results churn. Default burst 3, then one per second. */
+  rateLimit?: TokenBucketOptions;
+}
+
+export interface HealthServiceWatch {
+  stop(): void;
+  /** The first list, or the FarolError of the very first query. Never an unhandled rejection. */
+  firstResult: Promise<ServiceEntry[]>;
+}
+
+export const DEFAULT_WATCH_RATE_LIMIT: TokenBucketOptions = { burst: 3, intervalMs: 1000 };
+
+function asFarolError(error: unknown): FarolError {
+  if (error instanceof FarolError) return error;
+  return new FarolError('CONSUL_ERROR', `Consul watch failed: ${String(error)}`, { cause: error });
+}
+
+/** Waits `ms`, or less if the signal aborts; never throws. */
+async function pause(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal.aborted) return;
+  try {
+    await sleep(ms, undefined, { signal });
+  } catch {
+    // aborted: the loop checks the signal next
+  }
+}
+
+/**
+ * Follows /v1/health/service/:service with blocking queries in one loop. The index moves by
+ * Consul's documented rules (blocking-index.ts); after an error the index restarts from 0, so
+ * the first answer after a reconnect (for example to a restarted dev agent whose index began
+ * again) is delivered at once. Errors are logged at warn, passed to onError and retried with
+ * exponential backoff and full jitter. Nothing it does can end in an unhandled rejection.
+ */
+export function watchHealthService(
+  client: ConsulClient,
+  service: string,
+  opts: WatchHealthServiceOptions,
+): HealthServiceWatch {
+  const logger = opts.logger ?? client.logger;
+  const stopper = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([stopper.signal, opts.signal]) : stopper.signal;
+  const bucket = new TokenBucket(opts.rateLimit ?? DEFAULT_WATCH_RATE_LIMIT);
+
+  let settled = false;
+  let resolveFirst: (entries: ServiceEntry[]) => void = () => undefined;
+  let rejectFirst: (error: FarolError) => void = () => undefined;
+  const firstResult = new Promise<ServiceEntry[]>((resolve, reject) => {
+    resolveFirst = resolve;
+    rejectFirst = reject;
+  });
+  firstResult.catch(() => undefined);
+  const settleFirst = (outcome: { entries: ServiceEntry[] } | { error: FarolError }): void => {
+    if (settled) return;
+    settled = true;
+    if ('entries' in outcome) resolveFirst(outcome.entries);
+    else rejectFirst(outcome.error);
+  };
+
+  const safely = (what: string, callback: () => void): void => {
+    try {
+      callback();
+    } catch (error) {
+      logger.warn({ service, err: error }, `${what} callback threw`);
+    }
+  };
+
+  const loop = async (): Promise<void> => {
+    let index = 0;
+    let failures = 0;
+    while (!signal.aborted) {
+      await pause(bucket.take(performance.now()), signal);
+      if (signal.aborted) break;
+      try {
+        const { entries, meta } = await client.health.service(service, {
+          passing: opts.passing,
+          tag: opts.tag,
+          index,
+          wait: opts.wait,
+          signal,
+        });
+        failures = 0;
+        const step = nextBlockingIndex(index, meta.lastIndex);
+        if (step.reset) logger.info({ service, previous: index, returned: meta.lastIndex }, 'Consul index went backwards; restarting the watch');
+        index = step.index;
+        if (!step.changed) continue;
+        settleFirst({ entries });
+        safely('onUpdate', () => opts.onUpdate(entries, meta));
+      } catch (caught) {
+        if (signal.aborted) break;
+        const error = asFarolError(caught);
+        failures += 1;
+        index = 0;
+        const delay = backoffDelay(failures, opts.backoff);
+        logger.warn({ service, code: error.code, err: error.message, failures, retryInMs: delay }, 'Consul watch query failed');
+        settleFirst({ error });
+        if (opts.onError) {
+          const onError = opts.onError;
+          safely('onError', () => onError(error));
+        }
+        await pause(delay, signal);
+      }
+    }
+    settleFirst({ error: new FarolError('ABORTED', `The watch of ${service} was stopped before its first result`) });
+  };
+
+  loop().catch((error: unknown) => {
+    logger.error({ service, err: error }, 'Consul watch loop ended unexpectedly');
+    settleFirst({ error: asFarolError(error) });
+  });
+
+  return { stop: () => stopper.abort(), firstResult };
+}
