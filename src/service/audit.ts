@@ -1,0 +1,55 @@
+import type { FastifyRequest } from 'fastify';
+import type { AuthResult } from '../auth/index.js';
+import type { Logger } from '../log/logger.js';
+import type { FarolApp } from './app.js';
+
+/** The request path without its query string, which can carry secrets. */
+export function pathOf(url: string): string {
+  const end = url.search(/[?#]/);
+  return end === -1 ? url : url.slice(0, end);
+}
+
+/**
+ * One access line per request, written when the response has been sent. Only named fields are
+ * logged, never the headers, so credentials cannot reach the log even without redaction.
+ */
+export function installAuditLog(app: FarolApp, audit: Logger, instance: { readonly instanceId: string }): void {
+  app.addHook('onResponse', async (request, reply) => {
+    audit.info(
+      {
+        event: 'access',
+        principal: request.principal?.id ?? null,
+        principalKind: request.principal?.kind ?? null,
+        method: request.method,
+        path: pathOf(request.url),
+        status: reply.statusCode,
+        latencyMs: Math.round(reply.elapsedTime * 100) / 100,
+        instance: instance.instanceId,
+        remoteAddress: request.ip,
+      },
+      'access',
+    );
+  });
+}
+
+/** A failed login: who tried (the attempted user name, never the password), from where, and why. */
+export function logAuthFailure(
+  audit: Logger,
+  request: FastifyRequest,
+  instance: { readonly instanceId: string },
+  result: Extract<AuthResult, { outcome: 'rejected' }>,
+): void {
+  audit.warn(
+    {
+      event: 'auth_failed',
+      instance: instance.instanceId,
+      remoteAddress: request.ip,
+      username: result.username ?? null,
+      reason: result.reason,
+      method: request.method,
+      path: pathOf(request.url),
+      status: result.status,
+    },
+    'authentication failed',
+  );
+}

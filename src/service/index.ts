@@ -1,0 +1,15 @@
+export { createService, type FarolService } from './service.js';
+export { stopOnSignals } from './signals.js';
+export {
+  resolveServiceOptions,
+  DEFAULT_PORT,
+  DEFAULT_BIND,
+  DEFAULT_LOG_FILE,
+  type ServiceOptions,
+  type ResolvedServiceOptions,
+  type TlsFiles,
+  type HealthCheckKind,
+} from './options.js';
+export type { FarolApp, InstanceView } from './app.js';
+export { buildRegistration, newInstanceId, checkIdFor, heartbeatIntervalMs, type RegistrationInput } from './registration.js';
+export { checkServerName, type CheckServerName } from './check-server-name.js';

@@ -1,0 +1,160 @@
+import { z } from 'zod';
+import type { FastifyInstance } from 'fastify';
+import type { Authenticator } from '../auth/index.js';
+import { ConsulClient, parseGoDuration, type ConsulClientOptions } from '../consul/index.js';
+import { FarolError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import type { TlsMaterial } from '../pki/index.js';
+
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+  caFile?: string;
+}
+
+export type HealthCheckKind = 'https' | 'ttl';
+
+export interface ServiceOptions {
+  /** Consul service name. */
+  name: string;
+  /** Default 4443; 0 picks a free port. */
+  port?: number;
+  /** Listen address, default 127.0.0.1. */
+  bind?: string;
+  /** Address registered in Consul; default = bind (or 127.0.0.1 if bind is 0.0.0.0 / ::). */
+  advertiseAddress?: string;
+  tls: TlsFiles | TlsMaterial;
+  /** One of usersFile / authenticators. The basic-auth realm is the service name. */
+  usersFile?: string;
+  authenticators?: Authenticator[];
+  /** false = standalone, never registered. Default: Consul's own environment variables. */
+  consul?: ConsulClient | ConsulClientOptions | false;
+  tags?: string[];
+  meta?: Record<string, string>;
+  check?: { kind?: HealthCheckKind; interval?: string; timeout?: string; deregisterCriticalAfter?: string; ttl?: string };
+  /** Time to let watchers see the instance leave before the server closes. */
+  drain?: { delayMs?: number };
+  /** Audit log file, default logs/server-log.txt (ignored when `logger` is given). */
+  logFile?: string;
+  logger?: Logger;
+  /** Extra routes; every one of them requires authentication. */
+  routes?: (app: FastifyInstance) => void | Promise<void>;
+}
+
+export const DEFAULT_PORT = 4443;
+export const DEFAULT_BIND = '127.0.0.1';
+export const DEFAULT_LOG_FILE = 'logs/server-log.txt';
+/** Meta keys Farol writes itself. */
+export const RESERVED_META_KEYS = ['farol_version', 'scheme'] as const;
+
+const duration = z.string().refine((text) => parseGoDuration(text) !== undefined, { error: 'must be a duration like 10s, 1m30s or 500ms' });
+const nonEmpty = z.string().min(1, { error: 'must not be empty' });
+
+const tlsMaterial = z.object({
+  cert: nonEmpty,
+  key: nonEmpty,
+  ca: z.string().optional(),
+  certFile: z.string(),
+  keyFile: z.string(),
+  caFile: z.string().optional(),
+});
+const tlsFiles = z.object({ certFile: nonEmpty, keyFile: nonEmpty, caFile: nonEmpty.optional() });
+
+const authenticator = z.custom<Authenticator>(
+  (value) => typeof (value as Authenticator | null)?.authenticate === 'function' && typeof (value as Authenticator).challenge === 'function',
+  { error: 'must be an Authenticator (authenticate() and challenge())' },
+);
+
+const consul = z.union([
+  z.literal(false),
+  z.instanceof(ConsulClient),
+  z.custom<ConsulClientOptions>((value) => typeof value === 'object' && value !== null && !Array.isArray(value), {
+    error: 'must be a ConsulClient, ConsulClientOptions or false',
+  }),
+]);
+
+// Consul's own limits on service meta: key charset and length, value length.
+const metaKey = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,128}$/, { error: 'keys must be 1-128 letters, digits, _ or -' })
+  .refine((key) => !key.startsWith('consul-'), { error: 'keys starting with consul- are reserved by Consul' })
+  .refine((key) => !(RESERVED_META_KEYS as readonly string[]).includes(key), {
+    error: `keys ${RESERVED_META_KEYS.join(', ')} are set by Farol`,
+  });
+
+const schema = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/, {
+        error: "must be a DNS label: letters, digits and '-', 1-63 characters",
+      }),
+    port: z.number({ error: 'must be 0-65535' }).int({ error: 'must be 0-65535' }).min(0, { error: 'must be 0-65535' }).max(65535, { error: 'must be 0-65535' }).default(DEFAULT_PORT),
+    bind: nonEmpty.default(DEFAULT_BIND),
+    advertiseAddress: nonEmpty.optional(),
+    tls: z.union([tlsMaterial, tlsFiles], { error: 'must be { certFile, keyFile } or loaded TlsMaterial { cert, key }' }),
+    usersFile: nonEmpty.optional(),
+    authenticators: z.array(authenticator).min(1, { error: 'must hold at least one authenticator' }).optional(),
+    consul: consul.optional(),
+    tags: z.array(nonEmpty).default([]),
+    meta: z
+      .record(metaKey, z.string().max(512, { error: 'values must be at most 512 characters' }))
+      .refine((meta) => Object.keys(meta).length <= 62, { error: 'at most 62 entries' })
+      .default({}),
+    check: z
+      .strictObject({
+        kind: z.enum(['https', 'ttl'], { error: "must be 'https' or 'ttl'" }).default('https'),
+        interval: duration.default('10s'),
+        timeout: duration.default('5s'),
+        deregisterCriticalAfter: duration.default('1m'),
+        ttl: duration.default('15s'),
+      })
+      .prefault({}),
+    drain: z
+      .strictObject({ delayMs: z.number().int().min(0).max(600_000, { error: 'must be 0-600000' }).default(0) })
+      .prefault({}),
+    logFile: nonEmpty.optional(),
+    logger: z
+      .custom<Logger>((value) => typeof (value as Logger | null)?.info === 'function' && typeof (value as Logger).child === 'function', {
+        error: 'must be a pino Logger',
+      })
+      .optional(),
+    routes: z
+      .custom<NonNullable<ServiceOptions['routes']>>((value) => typeof value === 'function', { error: 'must be a function' })
+      .optional(),
+  })
+  .refine((opts) => opts.usersFile !== undefined || opts.authenticators !== undefined, {
+    error: 'either usersFile or authenticators is required',
+    path: ['usersFile'],
+  })
+  .refine((opts) => opts.usersFile === undefined || opts.authenticators === undefined, {
+    error: 'give usersFile or authenticators, not both',
+    path: ['usersFile'],
+  });
+
+export type ResolvedServiceOptions = z.output<typeof schema> & { advertiseAddress: string };
+
+const WILDCARD_ADDRESSES = new Set(['0.0.0.0', '::', '[::]']);
+
+/** Validates and fills in defaults; a bad value becomes CONFIG_INVALID naming the option. */
+export function resolveServiceOptions(input: ServiceOptions): ResolvedServiceOptions {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const unknown = issue.code === 'unrecognized_keys' ? issue.keys : undefined;
+    const field = [...issue.path, ...(unknown ? [unknown[0]] : [])].map(String).join('.') || 'options';
+    // A record key's own rule is nested one level down.
+    const keyIssue = issue.code === 'invalid_key' ? issue.issues[0] : undefined;
+    const message = unknown ? 'unknown option' : (keyIssue?.message ?? issue.message);
+    throw new FarolError('CONFIG_INVALID', `invalid service option ${field}: ${message}`, {
+      hint: 'check the options passed to createService (or the matching farol serve flag)',
+    });
+  }
+  const opts = parsed.data;
+  const advertiseAddress = opts.advertiseAddress ?? (WILDCARD_ADDRESSES.has(opts.bind) ? '127.0.0.1' : opts.bind);
+  return { ...opts, advertiseAddress };
+}
+
+export function isTlsMaterial(tls: TlsFiles | TlsMaterial): tls is TlsMaterial {
+  return typeof (tls as TlsMaterial).cert === 'string' && typeof (tls as TlsMaterial).key === 'string';
+}

@@ -1,0 +1,43 @@
+import type { Logger } from '../log/logger.js';
+import type { FarolService } from './service.js';
+
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+
+/**
+ * Stops the service cleanly on SIGINT or SIGTERM, then calls onExit(0) (or onExit(1) if stopping
+ * failed). A second signal while stopping calls onExit(1) at once, for an operator who will not wait.
+ * Returns a function that removes the handlers.
+ */
+export function stopOnSignals(
+  service: FarolService,
+  opts: { logger?: Logger; onExit?: (code: number) => void } = {},
+): () => void {
+  const exitProcess = opts.onExit ?? ((code: number) => process.exit(code));
+  let exited = false;
+  const onExit = (code: number): void => {
+    if (exited) return;
+    exited = true;
+    exitProcess(code);
+  };
+  let received = 0;
+  const handler = (signal: NodeJS.Signals): void => {
+    received += 1;
+    if (received > 1) {
+      opts.logger?.warn({ event: 'forced_exit', instance: service.instanceId, signal }, 'second signal: exiting without waiting');
+      onExit(1);
+      return;
+    }
+    opts.logger?.info({ event: 'signal', instance: service.instanceId, signal }, `received ${signal}: stopping`);
+    service.stop({ reason: signal }).then(
+      () => onExit(0),
+      (error: unknown) => {
+        opts.logger?.error({ event: 'stop_failed', instance: service.instanceId, error: (error as Error).message }, 'stop failed');
+        onExit(1);
+      },
+    );
+  };
+  for (const signal of SIGNALS) process.on(signal, handler);
+  return () => {
+    for (const signal of SIGNALS) process.off(signal, handler);
+  };
+}

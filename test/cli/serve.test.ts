@@ -1,0 +1,157 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { Command } from 'commander';
+import fc from 'fast-check';
+import { Agent } from 'undici';
+import { parseMetaPairs, registerServeCommand } from '../../src/cli/commands/serve.js';
+import type { ExitCodeValue } from '../../src/cli/exit-codes.js';
+import type { CliContext } from '../../src/cli/run.js';
+import { isFarolError } from '../../src/errors.js';
+import { basic, httpsGet, issueTestPki, tempDir, writeUsers, type TestPki } from '../service/fixtures.js';
+
+interface Run {
+  stdout: () => string;
+  stderr: () => string;
+  done: Promise<ExitCodeValue | undefined>;
+}
+
+function runServe(args: string[], env: NodeJS.ProcessEnv = {}): Run {
+  let stdout = '';
+  let stderr = '';
+  let exitCode: ExitCodeValue | undefined;
+  const ctx: CliContext = {
+    io: {
+      stdout: (text) => void (stdout += text),
+      stderr: (text) => void (stderr += text),
+      stdin: Readable.from([]),
+      env,
+      isTTY: false,
+    },
+    debug: () => false,
+    setExitCode: (code) => {
+      exitCode = code;
+    },
+  };
+  const program = new Command('farol').exitOverride().configureOutput({ writeOut: ctx.io.stdout, writeErr: ctx.io.stderr });
+  registerServeCommand(program, ctx);
+  const done = program.parseAsync(['node', 'farol', 'serve', ...args]).then(() => exitCode);
+  return { stdout: () => stdout, stderr: () => stderr, done };
+}
+
+async function waitFor(what: string, probe: () => RegExpMatchArray | null, timeoutMs = 10_000): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const match = probe();
+    if (match) return match;
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+describe('--meta parsing', () => {
+  it('turns repeated key=value flags into a record, splitting at the first =', () => {
+    assert.deepEqual(parseMetaPairs(['team=platform', 'query=a=b', 'empty=']), { team: 'platform', query: 'a=b', empty: '' });
+    assert.deepEqual(parseMetaPairs([]), {});
+  });
+
+  it('refuses a pair without a key or without =, with CONFIG_INVALID', () => {
+    for (const bad of ['team', '=platform', '']) {
+      assert.throws(() => parseMetaPairs([bad]), (error: unknown) => isFarolError(error, 'CONFIG_INVALID'), bad);
+    }
+  });
+
+  it('round-trips any key without = and any value', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string({ minLength: 1 }).filter((k) => !k.includes('=') && k !== '__proto__'), fc.string()), (meta) => {
+        const parsed = parseMetaPairs(Object.entries(meta).map(([k, v]) => `${k}=${v}`));
+        assert.deepEqual(parsed, { ...meta });
+      }),
+    );
+  });
+});
+
+describe('farol serve', () => {
+  let dir: string;
+  let pki: TestPki;
+  let usersFile: string;
+  const password = 'correct horse battery staple';
+
+  const common = (): string[] => [
+    '--service', 'api', '--port', '0', '--cert', pki.certFile, '--key', pki.keyFile, '--users', usersFile,
+    '--no-register', '--log-file', join(dir, 'logs', 'server-log.txt'),
+  ];
+
+  before(async () => {
+    dir = await tempDir();
+    pki = await issueTestPki(dir);
+    usersFile = await writeUsers(dir, { alice: password });
+  });
+
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('exits 2 on a bad --meta, with one line and a hint', async () => {
+    const run = runServe([...common(), '--meta', 'oops']);
+    assert.equal(await run.done, 2);
+    assert.equal(run.stderr(), 'farol: invalid --meta "oops": expected key=value\nhint: pass one --meta per pair, e.g. --meta team=platform --meta env=dev\n');
+  });
+
+  it('exits 2 on a bad --port or --check', async () => {
+    assert.equal(await runServe([...common(), '--port', 'http']).done, 2);
+    assert.equal(await runServe([...common(), '--check', 'tcp']).done, 2);
+    assert.equal(await runServe([...common(), '--check-interval', 'often']).done, 2);
+  });
+
+  it('exits 8 when the certificates are missing, with one line, a hint and no stack trace', async () => {
+    const run = runServe(['--service', 'api', '--port', '0', '--certs', join(dir, 'no-certs'), '--users', usersFile, '--no-register',
+      '--log-file', join(dir, 'logs', 'server-log.txt')]);
+    assert.equal(await run.done, 8);
+    const lines = run.stderr().trimEnd().split('\n');
+    assert.equal(lines.length, 2, run.stderr());
+    assert.match(lines[0]!, /^farol: /);
+    assert.match(lines[1]!, /^hint: /);
+    assert.ok(!run.stderr().includes('    at '));
+  });
+
+  it('reads the certificates folder from FAROL_CERTS_DIR', async () => {
+    const run = runServe(['--service', 'api', '--port', '0', '--users', usersFile, '--no-register', '--log-file', join(dir, 'logs', 'x.txt')], {
+      FAROL_CERTS_DIR: join(dir, 'env-certs'),
+    });
+    assert.equal(await run.done, 8);
+    assert.match(run.stderr(), /env-certs/);
+  });
+
+  it('exits 10 when the port is in use', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = blocker.address() as { port: number };
+      const run = runServe([...common(), '--port', String(port)]);
+      assert.equal(await run.done, 10);
+      assert.match(run.stderr(), new RegExp(`port ${port} on 127\\.0\\.0\\.1 is already in use`));
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
+  });
+
+  it('prints one line when ready, serves, and exits 0 after SIGTERM', async () => {
+    const run = runServe(common());
+    const [, instance, url] = await waitFor('the ready line', () =>
+      run.stdout().match(/^farol: serving api instance (api-[0-9a-f]{8}) at (https:\/\/127\.0\.0\.1:\d+) \(not registered in Consul\)\n$/),
+    );
+    const agent = new Agent({ connect: { ca: pki.caPem } });
+    try {
+      const response = await httpsGet(agent, `${url}/`, { authorization: basic('alice', password) });
+      assert.equal(response.status, 200);
+      assert.equal(response.json().instance, instance);
+    } finally {
+      await agent.close();
+    }
+    process.emit('SIGTERM', 'SIGTERM');
+    assert.equal(await run.done, 0);
+    assert.equal(run.stderr(), '');
+  });
+});

@@ -1,0 +1,74 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { isFarolError } from '../../src/errors.js';
+import { resolveServiceOptions, type ServiceOptions } from '../../src/service/index.js';
+
+const valid: ServiceOptions = { name: 'api', tls: { certFile: 'c.pem', keyFile: 'k.pem' }, usersFile: 'users.txt', consul: false };
+
+function messageOf(options: Record<string, unknown>): string {
+  try {
+    resolveServiceOptions(options as unknown as ServiceOptions);
+  } catch (error) {
+    assert.ok(isFarolError(error, 'CONFIG_INVALID'), String(error));
+    return error.message;
+  }
+  assert.fail('expected CONFIG_INVALID');
+}
+
+describe('service options', () => {
+  it('fills in the defaults', () => {
+    const resolved = resolveServiceOptions(valid);
+    assert.equal(resolved.port, 4443);
+    assert.equal(resolved.bind, '127.0.0.1');
+    assert.equal(resolved.advertiseAddress, '127.0.0.1');
+    assert.deepEqual(resolved.tags, []);
+    assert.deepEqual(resolved.meta, {});
+    assert.deepEqual(resolved.check, { kind: 'https', interval: '10s', timeout: '5s', deregisterCriticalAfter: '1m', ttl: '15s' });
+    assert.deepEqual(resolved.drain, { delayMs: 0 });
+  });
+
+  it('advertises 127.0.0.1 when bound to every interface, and the bind address otherwise', () => {
+    assert.equal(resolveServiceOptions({ ...valid, bind: '0.0.0.0' }).advertiseAddress, '127.0.0.1');
+    assert.equal(resolveServiceOptions({ ...valid, bind: '::' }).advertiseAddress, '127.0.0.1');
+    assert.equal(resolveServiceOptions({ ...valid, bind: '::1' }).advertiseAddress, '::1');
+    assert.equal(resolveServiceOptions({ ...valid, bind: '0.0.0.0', advertiseAddress: '10.0.0.7' }).advertiseAddress, '10.0.0.7');
+  });
+
+  it('names the option and the rule in CONFIG_INVALID', () => {
+    assert.equal(messageOf({ ...valid, port: 70000 }), 'invalid service option port: must be 0-65535');
+    assert.equal(messageOf({ ...valid, port: -1 }), 'invalid service option port: must be 0-65535');
+    assert.equal(messageOf({ ...valid, port: 1.5 }), 'invalid service option port: must be 0-65535');
+    assert.equal(messageOf({ ...valid, port: '4443' }), 'invalid service option port: must be 0-65535');
+    assert.match(messageOf({ ...valid, name: 'no spaces' }), /^invalid service option name: must be a DNS label/);
+    assert.match(messageOf({ ...valid, check: { interval: 'often' } }), /^invalid service option check\.interval: must be a duration/);
+    assert.match(messageOf({ ...valid, check: { kind: 'tcp' } }), /^invalid service option check\.kind: must be 'https' or 'ttl'/);
+    assert.match(messageOf({ ...valid, meta: { scheme: 'http' } }), /^invalid service option meta\.scheme: keys .* are set by Farol/);
+    assert.match(messageOf({ ...valid, meta: { 'bad key': 'x' } }), /^invalid service option meta\.bad key: keys must be/);
+    assert.match(messageOf({ ...valid, tls: { certFile: 'c.pem' } }), /^invalid service option tls: /);
+    assert.equal(messageOf({ ...valid, prot: 1 }), 'invalid service option prot: unknown option');
+    assert.equal(messageOf({ ...valid, drain: { delayMs: -5 } }).startsWith('invalid service option drain.delayMs:'), true);
+  });
+
+  it('needs exactly one of usersFile and authenticators', () => {
+    const { usersFile: _unused, ...withoutUsers } = valid;
+    assert.equal(messageOf(withoutUsers), 'invalid service option usersFile: either usersFile or authenticators is required');
+    const authenticator = { scheme: 'basic', challenge: () => 'Basic realm="x"', authenticate: async () => ({ outcome: 'absent' as const }) };
+    assert.match(messageOf({ ...valid, authenticators: [authenticator] }), /not both/);
+    assert.equal(resolveServiceOptions({ ...withoutUsers, authenticators: [authenticator] }).authenticators?.length, 1);
+  });
+
+  it('accepts every port from 0 to 65535 and nothing outside', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: -100_000, max: 200_000 }), (port) => {
+        const ok = port >= 0 && port <= 65535;
+        try {
+          assert.equal(resolveServiceOptions({ ...valid, port }).port, port);
+          return ok;
+        } catch (error) {
+          return !ok && isFarolError(error, 'CONFIG_INVALID');
+        }
+      }),
+    );
+  });
+});
