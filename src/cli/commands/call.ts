@@ -1,0 +1,143 @@
+import { STATUS_CODES } from 'node:http';
+import type { Command } from 'commander';
+import { basicCredentials, type CredentialProvider } from '../../auth/index.js';
+import { createClient, DEFAULT_CLIENT_LOG_FILE, hostPort, type CallResult } from '../../client/index.js';
+import { consulOptionsFromEnv } from '../../consul/index.js';
+import { FarolError } from '../../errors.js';
+import { ExitCode, type ExitCodeValue } from '../exit-codes.js';
+import { promptSecret } from '../prompt.js';
+import { action, type CliContext } from '../run.js';
+
+interface CallFlags {
+  user?: string;
+  ca?: string;
+  serverName?: string;
+  method?: string;
+  data?: string;
+  header: string[];
+  consul?: string;
+  timeout: string;
+  logFile: string;
+  json?: boolean;
+}
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** Parses a --header value 'Name: value'. Credentials are refused: they never come from argv. */
+export function parseHeaderFlag(text: string): [name: string, value: string] {
+  const colon = text.indexOf(':');
+  const name = colon < 0 ? '' : text.slice(0, colon).trim();
+  const value = colon < 0 ? '' : text.slice(colon + 1).trim();
+  if (colon < 0 || !HEADER_NAME.test(name) || /[\r\n\0]/.test(value)) {
+    throw new FarolError('CONFIG_INVALID', `--header ${JSON.stringify(text)} is not a header of the form 'Name: value'`, {
+      hint: "write it as --header 'Accept: application/json'",
+    });
+  }
+  if (name.toLowerCase() === 'authorization') {
+    throw new FarolError('CONFIG_INVALID', '--header Authorization is refused: credentials never go on the command line', {
+      hint: 'use --user NAME with the password in FAROL_PASSWORD (or typed at the prompt)',
+    });
+  }
+  return [name, value];
+}
+
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+
+/** Parses a duration such as '10s', '500ms' or '2m' into milliseconds. */
+export function parseTimeoutFlag(text: string): number {
+  const match = DURATION.exec(text.trim());
+  const ms = match ? Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS] : NaN;
+  if (!(ms > 0)) {
+    throw new FarolError('CONFIG_INVALID', `--timeout ${JSON.stringify(text)} is not a positive duration`, {
+      hint: 'write it with a unit, e.g. --timeout 10s or --timeout 500ms',
+    });
+  }
+  return ms;
+}
+
+async function credentialsFor(user: string | undefined, ctx: CliContext): Promise<CredentialProvider | undefined> {
+  if (!user) return undefined;
+  const fromEnv = ctx.io.env.FAROL_PASSWORD;
+  const password = fromEnv ? fromEnv : await promptSecret(ctx.io, `password for user '${user}'`, 'set FAROL_PASSWORD or run in a terminal');
+  return basicCredentials(user, password);
+}
+
+function summary(result: CallResult): string {
+  const reason = STATUS_CODES[result.status];
+  return `${result.status}${reason ? ` ${reason}` : ''} from ${result.instance.id} at ${hostPort(result.instance)} in ${Math.round(result.latencyMs)} ms\n`;
+}
+
+/** Successful statuses exit 0; the others become the FarolError a script can tell apart. */
+function checkStatus(result: CallResult, service: string, method: string, path: string, user: string | undefined): ExitCodeValue {
+  const { status } = result;
+  if (status >= 200 && status < 300) return ExitCode.OK;
+  if (status === 401) {
+    throw user
+      ? new FarolError('AUTH_REJECTED', `the service rejected the credentials for user '${user}' (401)`, {
+          hint: `check the password in FAROL_PASSWORD, and that user '${user}' is in the users file of '${service}'`,
+        })
+      : new FarolError('AUTH_REJECTED', `the service '${service}' requires credentials (401)`, {
+          hint: 'pass --user NAME (the password comes from FAROL_PASSWORD or the prompt)',
+        });
+  }
+  if (status === 403) {
+    throw new FarolError('FORBIDDEN', `${user ? `user '${user}'` : 'this client'} may not ${method} ${path} on '${service}' (403)`, {
+      hint: `ask the owner of '${service}' to grant access`,
+    });
+  }
+  throw new FarolError('REQUEST_FAILED', `'${service}' answered ${status}${STATUS_CODES[status] ? ` ${STATUS_CODES[status]}` : ''} to ${method} ${path}`, {
+    hint: `see the log of instance ${result.instance.id} (its server log)`,
+  });
+}
+
+export function registerCallCommand(program: Command, ctx: CliContext): void {
+  program
+    .command('call')
+    .description('find a passing instance of SERVICE in Consul and call it over verified TLS')
+    .argument('<service>', 'Consul service name')
+    .argument('[path]', 'request path', '/')
+    .option('--user <name>', 'user for basic authentication (default: $FAROL_USER); the password comes from $FAROL_PASSWORD or a prompt')
+    .option('--ca <file>', 'CA certificate that signed the service certificates (default: $FAROL_CA or certs/ca.pem)')
+    .option('--server-name <name>', "TLS name the certificate must carry; '{service}' becomes the service name")
+    .option('--method <method>', 'HTTP method (default: GET, or POST with --data)')
+    .option('--data <body>', 'request body')
+    .option('--header <header>', "request header 'Name: value' (repeatable)", (value: string, all: string[]) => [...all, value], [])
+    .option('--consul <addr>', 'Consul HTTP address (default: $CONSUL_HTTP_ADDR or 127.0.0.1:8500)')
+    .option('--timeout <duration>', 'per-request timeout', '10s')
+    .option('--log-file <file>', 'client log file', DEFAULT_CLIENT_LOG_FILE)
+    .option('--json', 'print status, headers, body and instance as one JSON object')
+    .action(
+      action(ctx, async (service: string, path: string, flags: CallFlags) => {
+        const env = ctx.io.env;
+        const headers = Object.fromEntries(flags.header.map(parseHeaderFlag));
+        const timeoutMs = parseTimeoutFlag(flags.timeout);
+        const method = (flags.method ?? (flags.data === undefined ? 'GET' : 'POST')).toUpperCase();
+        const user = flags.user ?? (env.FAROL_USER || undefined);
+        const credentials = await credentialsFor(user, ctx);
+
+        const client = createClient({
+          consul: { ...consulOptionsFromEnv(env), ...(flags.consul ? { address: flags.consul } : {}) },
+          ca: { caFile: flags.ca ?? (env.FAROL_CA || 'certs/ca.pem') },
+          ...(credentials ? { credentials } : {}),
+          ...(flags.serverName ? { serverName: flags.serverName } : {}),
+          timeoutMs,
+          logFile: flags.logFile,
+        });
+        try {
+          const result = await client.call(service, {
+            method,
+            path,
+            headers,
+            ...(flags.data === undefined ? {} : { body: flags.data }),
+          });
+          if (flags.json) ctx.io.stdout(`${JSON.stringify(result)}\n`);
+          else if (result.body !== '') ctx.io.stdout(result.body.endsWith('\n') ? result.body : `${result.body}\n`);
+          ctx.io.stderr(summary(result));
+          return checkStatus(result, service, method, path, user);
+        } finally {
+          await client.close();
+        }
+      }),
+    );
+}

@@ -1,0 +1,12 @@
+export { createClient, DEFAULT_CLIENT_LOG_FILE, DEFAULT_TIMEOUT_MS } from './client.js';
+export type { ClientOptions, CallOptions, CallResult, FarolClient } from './client.js';
+export { instancesFromEntries, instanceOrigin, hostPort } from './instance.js';
+export type { Instance, InstanceSource } from './instance.js';
+export { createBalancer, roundRobinBalancer, randomBalancer } from './balancer.js';
+export type { Balancer, BalancerKind, RandomSource } from './balancer.js';
+export { createDiscovery } from './discovery.js';
+export type { Discovery, DiscoveryOptions } from './discovery.js';
+export { InstancePools, serverNameFor } from './pools.js';
+export type { InstancePoolsOptions, PoolTarget } from './pools.js';
+export { requestFailureToFarolError } from './tls-errors.js';
+export type { RequestFailureContext } from './tls-errors.js';
