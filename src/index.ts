@@ -1,2 +1,62 @@
+// The public API of the farol package: what the CLI is built on, and what services embed.
 export { FarolError, ErrorCodes, isFarolError, type ErrorCode } from './errors.js';
 export { createLogger, silentLogger, type Logger, type LoggerOptions } from './log/logger.js';
+
+export {
+  createService,
+  stopOnSignals,
+  type FarolService,
+  type ServiceOptions,
+  type FarolApp,
+  type HealthCheckKind,
+} from './service/index.js';
+
+export {
+  createClient,
+  type ClientOptions,
+  type CallOptions,
+  type CallResult,
+  type FarolClient,
+  type Instance,
+  type BalancerKind,
+} from './client/index.js';
+
+export {
+  createBasicAuthenticator,
+  readUsersFile,
+  addUser,
+  removeUser,
+  hashPassword,
+  verifyPassword,
+  basicCredentials,
+  bearerCredentials,
+  type Authenticator,
+  type AuthRequest,
+  type AuthResult,
+  type Principal,
+  type CredentialProvider,
+  type UsersDb,
+} from './auth/index.js';
+
+export {
+  createCertificateAuthority,
+  issueCertificate,
+  initCertificates,
+  loadServerTls,
+  loadCaBundle,
+  serverSubjectAltNames,
+  type PemPair,
+  type TlsMaterial,
+  type InitCertificatesOptions,
+  type InitCertificatesResult,
+} from './pki/index.js';
+
+export {
+  ConsulClient,
+  consulOptionsFromEnv,
+  watchHealthService,
+  type ConsulClientOptions,
+  type AgentServiceRegistration,
+  type ServiceEntry,
+  type QueryMeta,
+} from './consul/index.js';

@@ -10,12 +10,17 @@ export type BalancerKind = 'round-robin' | 'random';
 /** A source of numbers in [0, 1), like Math.random; injectable so tests are reproducible. */
 export type RandomSource = () => number;
 
-/** Takes each instance in turn. The set may change between picks; the cursor just wraps. */
-export function roundRobinBalancer(): Balancer {
-  let next = 0;
+/**
+ * Takes each instance in turn. The set may change between picks; the cursor just wraps.
+ * The first pick starts at a random place, so many short-lived clients (one `farol call`
+ * each) spread over the fleet instead of all starting on the first instance.
+ */
+export function roundRobinBalancer(random: RandomSource = Math.random): Balancer {
+  let next: number | undefined;
   return {
     pick(instances) {
       if (instances.length === 0) return undefined;
+      next ??= Math.floor(Math.max(0, Math.min(0.999_999, random() || 0)) * instances.length);
       const index = next % instances.length;
       next = (index + 1) % instances.length;
       return instances[index];
@@ -38,7 +43,7 @@ export function randomBalancer(random: RandomSource = Math.random): Balancer {
 export function createBalancer(kind: BalancerKind, opts: { random?: RandomSource } = {}): Balancer {
   switch (kind) {
     case 'round-robin':
-      return roundRobinBalancer();
+      return roundRobinBalancer(opts.random);
     case 'random':
       return randomBalancer(opts.random);
   }

@@ -18,9 +18,17 @@ function instances(count: number): Instance[] {
 describe('round-robin balancer', () => {
   it('takes each instance in turn', () => {
     const set = instances(3);
-    const balancer = roundRobinBalancer();
+    const balancer = roundRobinBalancer(() => 0);
     const picked = Array.from({ length: 6 }, () => balancer.pick(set)?.id);
     assert.deepEqual(picked, ['api-0', 'api-1', 'api-2', 'api-0', 'api-1', 'api-2']);
+  });
+
+  it('starts at a random place, so one-shot clients spread over the fleet', () => {
+    const set = instances(4);
+    assert.equal(roundRobinBalancer(() => 0.5).pick(set)?.id, 'api-2');
+    assert.equal(roundRobinBalancer(() => 0.99).pick(set)?.id, 'api-3');
+    const firstPicks = new Set(Array.from({ length: 200 }, () => roundRobinBalancer().pick(set)?.id));
+    assert.equal(firstPicks.size, 4);
   });
 
   it('picks nothing from an empty set', () => {

@@ -1,7 +1,14 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../run.js';
+import { registerCallCommand } from './call.js';
+import { registerCertsCommand } from './certs.js';
+import { registerServeCommand } from './serve.js';
+import { registerUsersCommand } from './users.js';
 
 /** Each command lives in its own file and registers itself here. */
-export function registerCommands(_program: Command, _ctx: CliContext): void {
-  // commands are added by their modules
+export function registerCommands(program: Command, ctx: CliContext): void {
+  registerCertsCommand(program, ctx);
+  registerUsersCommand(program, ctx);
+  registerServeCommand(program, ctx);
+  registerCallCommand(program, ctx);
 }
