@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { basename, join } from 'node:path';
 import { FarolError, systemErrorCode } from '../errors.js';
 import { DEFAULT_CA_VALIDITY_DAYS, createCertificateAuthority } from './ca.js';
@@ -12,6 +13,8 @@ import type { PemPair } from './types.js';
 export interface InitCertificatesOptions {
   dir: string;
   services?: string[];
+  /** More names for the server certificate: DNS names or IP addresses (e.g. container host names). */
+  hosts?: string[];
   clients?: string[];
   force?: boolean;
   /** Validity of the server and client certificates (default 365). The CA lives at least 10 years. */
@@ -60,6 +63,12 @@ function unwritable(dir: string, cause: unknown): FarolError {
   });
 }
 
+function withExtraHosts(names: { dnsNames: string[]; ipAddresses: string[] }, hosts: string[]): { dnsNames: string[]; ipAddresses: string[] } {
+  const ipAddresses = [...names.ipAddresses, ...hosts.filter((host) => isIP(host) !== 0)];
+  const dnsNames = [...names.dnsNames, ...hosts.filter((host) => isIP(host) === 0)];
+  return { dnsNames: unique(dnsNames), ipAddresses: unique(ipAddresses) };
+}
+
 function unique(values: string[]): string[] {
   return [...new Set(values)];
 }
@@ -70,7 +79,7 @@ function unique(values: string[]): string[] {
  */
 export async function initCertificates(opts: InitCertificatesOptions): Promise<InitCertificatesResult> {
   const services = unique(opts.services ?? []);
-  const serverNames = serverSubjectAltNames(services);
+  const serverNames = withExtraHosts(serverSubjectAltNames(services), unique(opts.hosts ?? []));
   const clientNames = unique(opts.clients ?? []);
   const clients = clientNames.map((name) => {
     const files = clientCertFileNames(name);
@@ -86,7 +95,7 @@ export async function initCertificates(opts: InitCertificatesOptions): Promise<I
     throw unwritable(opts.dir, error);
   });
   const existing = await existingPaths([caFile, caKeyFile, certFile, keyFile, ...clientFiles]);
-  const plan = planInit({ existing, force: opts.force ?? false, servicesNamed: services.length > 0, caFiles: [caFile, caKeyFile], clientFiles });
+  const plan = planInit({ existing, force: opts.force ?? false, servicesNamed: services.length > 0 || (opts.hosts ?? []).length > 0, caFiles: [caFile, caKeyFile], clientFiles });
   if (plan.action === 'refuse') {
     throw new FarolError('CERT_EXISTS', `Refusing to overwrite existing files in ${opts.dir}: ${plan.existing.map((file) => basename(file)).join(', ')}`, {
       hint: 'pass --force to replace them (a new CA: certificates it issued before stop being trusted) or choose another --dir; to add a client to the existing CA, name only --client',

@@ -127,6 +127,15 @@ describe('initCertificates', () => {
     );
   });
 
+  it('adds --host names to the server certificate: DNS names and IP addresses, for instances reached by another name', async () => {
+    const result = await initCertificates({ dir, services: ['api'], hosts: ['api1', '10.1.2.3', 'api1'] });
+    const server = nodeCertificate(await readFile(result.certFile, 'utf8'));
+    assert.equal(
+      server.subjectAltName,
+      'DNS:localhost, DNS:api.service.consul, DNS:api1, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1, IP Address:10.1.2.3',
+    );
+  });
+
   it('writes client certificates for client authentication, named after the client and issued by the CA', async () => {
     const result = await initCertificates({ dir, clients: ['alice'] });
     const [alice] = result.clients;

@@ -3,6 +3,8 @@ import { fileURLToPath } from 'node:url';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const entry = fileURLToPath(new URL('../../src/cli/entry.ts', import.meta.url));
+// Resolved here so the CLI can run with any working directory (tsx is found from the repo).
+const tsxLoader = import.meta.resolve('tsx');
 
 export interface CliRun {
   code: number | null;
@@ -20,7 +22,7 @@ export interface CliOptions {
 
 /** Starts the real `farol` CLI (from source, through tsx) as a child process. */
 export function spawnFarol(args: string[], options: CliOptions = {}): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
+  const child = spawn(process.execPath, ['--import', tsxLoader, entry, ...args], {
     cwd: options.cwd ?? repoRoot,
     env: { ...process.env, ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],

@@ -106,6 +106,8 @@ export interface StartConsulAgentOptions {
   extraConfig?: Record<string, unknown>;
   /** How long to wait for a leader. Default 30 s. */
   startTimeoutMs?: number;
+  /** A fixed HTTP port (e.g. 8500 for `npm run consul`); by default a free one is picked. */
+  httpPort?: number;
 }
 
 export interface ConsulAgent {
@@ -210,7 +212,7 @@ async function freePort(udpToo: boolean): Promise<number> {
   throw new Error('could not find a free TCP+UDP port on 127.0.0.1');
 }
 
-async function freePorts(withHttps: boolean): Promise<AgentPorts> {
+async function freePorts(withHttps: boolean, httpPort?: number): Promise<AgentPorts> {
   const chosen = new Set<number>();
   const pick = async (udpToo: boolean): Promise<number> => {
     for (;;) {
@@ -221,7 +223,7 @@ async function freePorts(withHttps: boolean): Promise<AgentPorts> {
       }
     }
   };
-  const ports: AgentPorts = { http: await pick(false), server: await pick(false), serfLan: await pick(true) };
+  const ports: AgentPorts = { http: httpPort ?? (await pick(false)), server: await pick(false), serfLan: await pick(true) };
   if (withHttps) ports.https = await pick(false);
   return ports;
 }
@@ -393,7 +395,7 @@ export async function startConsulAgent(opts: StartConsulAgentOptions = {}): Prom
   if (opts.caFile !== undefined && !existsSync(opts.caFile)) throw new Error(`caFile ${opts.caFile} does not exist`);
   let lastError: unknown;
   for (let attempt = 0; attempt < 4; attempt += 1) {
-    const agent = new DevAgent(found.path, await freePorts(opts.https !== undefined), opts);
+    const agent = new DevAgent(found.path, await freePorts(opts.https !== undefined, opts.httpPort), opts);
     try {
       await agent.start();
       return agent;

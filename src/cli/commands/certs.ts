@@ -6,6 +6,7 @@ import { action, type CliContext } from '../run.js';
 interface CertsInitFlags {
   dir: string;
   service?: string[];
+  host?: string[];
   client?: string[];
   days?: number;
   force?: boolean;
@@ -37,6 +38,7 @@ export function registerCertsCommand(program: Command, ctx: CliContext): void {
     .description('create a CA, a server certificate (localhost, 127.0.0.1, ::1, <service>.service.consul) and client certificates')
     .option('--dir <dir>', 'directory to write the PEM files to', 'certs')
     .option('--service <name>', 'add <name>.service.consul to the server certificate (repeatable)', collect)
+    .option('--host <name>', 'add a DNS name or IP address to the server certificate, e.g. a container host name (repeatable)', collect)
     .option('--client <name>', 'also issue a client certificate client-<name>.pem (repeatable)', collect)
     .option('--days <n>', 'validity of the server and client certificates in days (default 365)', positiveDays)
     .option('--force', 'replace existing files, including the CA')
@@ -45,6 +47,7 @@ export function registerCertsCommand(program: Command, ctx: CliContext): void {
         const result = await initCertificates({
           dir: flags.dir,
           services: flags.service,
+          hosts: flags.host,
           clients: flags.client,
           force: flags.force ?? false,
           ...(flags.days === undefined ? {} : { validityDays: flags.days }),

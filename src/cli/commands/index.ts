@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../run.js';
 import { registerCallCommand } from './call.js';
 import { registerCertsCommand } from './certs.js';
+import { registerDemoCommand } from './demo.js';
 import { registerServeCommand } from './serve.js';
 import { registerUsersCommand } from './users.js';
 
@@ -11,4 +12,5 @@ export function registerCommands(program: Command, ctx: CliContext): void {
   registerUsersCommand(program, ctx);
   registerServeCommand(program, ctx);
   registerCallCommand(program, ctx);
+  registerDemoCommand(program, ctx);
 }

@@ -1,0 +1,85 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { consulOptionsFromEnv } from '../../consul/index.js';
+import { FarolError, isFarolError } from '../../errors.js';
+import { startDemo } from '../../demo/demo.js';
+import { ExitCode, type ExitCodeValue } from '../exit-codes.js';
+import { action, type CliContext } from '../run.js';
+
+interface DemoFlags {
+  once?: boolean;
+  instances: number;
+  calls: number;
+  dir: string;
+  service: string;
+  consul?: string;
+}
+
+function count(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 50) throw new InvalidArgumentError('expected a whole number from 1 to 50');
+  return n;
+}
+
+function waitForSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      resolve(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+async function demo(flags: DemoFlags, ctx: CliContext): Promise<ExitCodeValue> {
+  const print = (line: string): void => ctx.io.stdout(`${line}\n`);
+  const consul = { ...consulOptionsFromEnv(ctx.io.env), ...(flags.consul !== undefined ? { address: flags.consul } : {}) };
+  const system = await startDemo({
+    consul,
+    dir: flags.dir,
+    service: flags.service,
+    instances: flags.instances,
+    calls: flags.calls,
+    serverLogFile: 'logs/server-log.txt',
+    clientLogFile: 'logs/client-log.txt',
+    print,
+  }).catch((error: unknown) => {
+    if (isFarolError(error, 'CONSUL_UNREACHABLE')) {
+      throw new FarolError(error.code, error.message, {
+        cause: error,
+        hint: 'the demo needs a Consul agent: set CONSUL_HTTP_ADDR, or run `npm run consul` (the agent npm test builds) in another terminal',
+      });
+    }
+    throw error;
+  });
+  try {
+    const results = await system.callRound();
+    results.forEach((result, i) => {
+      print(`call ${i + 1}: ${result.status} from ${result.instance.id} (${result.instance.address}:${result.instance.port}) in ${Math.round(result.latencyMs)} ms`);
+    });
+    const failed = results.filter((result) => result.status !== 200).length;
+    print(`logs: logs/server-log.txt, logs/client-log.txt`);
+    if (!flags.once) {
+      print('running; press Ctrl-C to deregister everything and stop');
+      await waitForSignal();
+    }
+    return failed === 0 ? ExitCode.OK : ExitCode.REQUEST_FAILED;
+  } finally {
+    await system.stop();
+    print('stopped: every instance deregistered');
+  }
+}
+
+export function registerDemoCommand(program: Command, ctx: CliContext): void {
+  program
+    .command('demo')
+    .description('run the whole system: certificates, a demo user, several instances registered in Consul, a client calling them')
+    .option('--once', 'exit after one round of calls')
+    .option('--instances <n>', 'instances to start', count, 3)
+    .option('--calls <n>', 'calls in the round', count, 6)
+    .option('--service <name>', 'service name to register', 'farol-demo')
+    .option('--dir <dir>', 'folder for the demo certificates and users file', '.farol/demo')
+    .option('--consul <address>', 'Consul agent address (env CONSUL_HTTP_ADDR, default 127.0.0.1:8500)')
+    .action(action(ctx, (flags: DemoFlags) => demo(flags, ctx)));
+}
