@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { writeFileAtomic } from '../files/write-atomic.js';
 import { FarolError, systemErrorCode } from '../errors.js';
 import { hashPassword } from './password-hash.js';
 import {
@@ -56,19 +56,9 @@ async function readLines(path: string, options: { missingIsEmpty: boolean }): Pr
 
 /** Replaces the file in one step (temp file in the same folder, then rename), so readers never see half a file. */
 async function writeAtomically(path: string, text: string): Promise<void> {
-  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    const handle = await open(temporary, 'wx', FILE_MODE);
-    try {
-      await handle.chmod(FILE_MODE); // the umask may have narrowed the mode; it must not be widened or left odd
-      await handle.writeFile(text, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temporary, path);
+    await writeFileAtomic(path, text, FILE_MODE);
   } catch (error) {
-    await rm(temporary, { force: true });
     throw fileError('write', path, error);
   }
 }

@@ -13,27 +13,10 @@ import type { ChildProcess } from 'node:child_process';
 import { describeWithConsul } from '../support/describe-with-consul.js';
 import type { ConsulAgent } from '../support/consul-agent.js';
 import { runFarol, spawnFarol, waitForExit, waitForLine, type CliRun } from '../support/cli.js';
+import { eventually, rawHealth } from '../support/consul-health.js';
 
-interface HealthEntry {
-  Service: { ID: string; Port: number };
-  Checks: { Status: string; ServiceID: string }[];
-}
 
-async function health(agent: ConsulAgent, service: string, passingOnly: boolean): Promise<HealthEntry[]> {
-  const response = await fetch(`${agent.httpAddr}/v1/health/service/${service}${passingOnly ? '?passing' : ''}`);
-  assert.equal(response.status, 200);
-  return (await response.json()) as HealthEntry[];
-}
 
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 // The agent must trust the CA that `farol certs init` makes, so the certificates come first,
 // from the agent-options hook that runs before the agent starts.
@@ -91,7 +74,7 @@ describeWithConsul('the original system, end to end against a real Consul', (get
       servers.push({ child, id: match[1]!, port: Number(match[2]) });
     }
     const passing = await eventually('both instances passing', async () => {
-      const entries = await health(agent, 'api', true);
+      const entries = await rawHealth(agent, 'api', true);
       return entries.length === 2 ? entries : undefined;
     });
     assert.deepEqual(
@@ -132,9 +115,9 @@ describeWithConsul('the original system, end to end against a real Consul', (get
     first!.child.kill('SIGTERM');
     const exit = await waitForExit(first!.child);
     assert.equal(exit.code, 0);
-    const entries = await health(agent, 'api', false);
+    const entries = await rawHealth(agent, 'api', false);
     assert.ok(!entries.some((e) => e.Service.ID === first!.id), 'deregistered before exit');
-    assert.equal((await health(agent, 'api', true)).length, 1);
+    assert.equal((await rawHealth(agent, 'api', true)).length, 1);
   });
 
   it('turns a SIGKILLed server critical in Consul', async () => {
@@ -142,12 +125,12 @@ describeWithConsul('the original system, end to end against a real Consul', (get
     second.child.kill('SIGKILL');
     await waitForExit(second.child);
     const entry = await eventually('the killed instance to turn critical', async () => {
-      const entries = await health(agent, 'api', false);
+      const entries = await rawHealth(agent, 'api', false);
       const mine = entries.find((e) => e.Service.ID === second.id);
       return mine && mine.Checks.some((c) => c.ServiceID === second.id && c.Status === 'critical') ? mine : undefined;
     });
     assert.ok(entry);
-    assert.equal((await health(agent, 'api', true)).length, 0);
+    assert.equal((await rawHealth(agent, 'api', true)).length, 0);
     const run = await runFarol(
       ['call', 'api', '/', '--user', 'alice', '--ca', join(paths().certs, 'ca.pem'), '--consul', agent.address, '--log-file', paths().clientLog],
       { env: { FAROL_PASSWORD: password } },

@@ -8,32 +8,14 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createCertificateAuthority, issueCertificate } from '../../../src/pki/index.js';
 import { createService, type FarolService, type ServiceOptions } from '../../../src/service/index.js';
-import type { ConsulAgent } from '../../support/consul-agent.js';
 import { describeWithConsul } from '../../support/describe-with-consul.js';
 import { issueTestPki, tempDir, writeServerFiles, writeUsers, type TestPki } from '../../service/fixtures.js';
+import { eventually, rawHealth, type RawHealthEntry } from '../../support/consul-health.js';
 
-interface HealthEntry {
-  Service: { ID: string; Service: string; Address: string; Port: number; Tags: string[] | null; Meta: Record<string, string> | null };
-  Checks: { CheckID: string; ServiceID: string; Status: string; Output: string }[];
-}
 
-async function health(agent: ConsulAgent, service: string, passingOnly: boolean): Promise<HealthEntry[]> {
-  const response = await fetch(`${agent.httpAddr}/v1/health/service/${service}${passingOnly ? '?passing' : ''}`);
-  assert.equal(response.status, 200);
-  return (await response.json()) as HealthEntry[];
-}
 
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
-function instanceCheck(entry: HealthEntry, instanceId: string): HealthEntry['Checks'][number] | undefined {
+function instanceCheck(entry: RawHealthEntry, instanceId: string): RawHealthEntry['Checks'][number] | undefined {
   return entry.Checks.find((check) => check.ServiceID === instanceId);
 }
 
@@ -70,8 +52,8 @@ describeWithConsul('service registration in a real Consul', (getAgent) => {
     return service;
   }
 
-  async function passingEntry(name: string, instanceId: string): Promise<HealthEntry> {
-    return eventually(`${instanceId} passing`, async () => (await health(getAgent(), name, true)).find((e) => e.Service.ID === instanceId));
+  async function passingEntry(name: string, instanceId: string): Promise<RawHealthEntry> {
+    return eventually(`${instanceId} passing`, async () => (await rawHealth(getAgent(), name, true)).find((e) => e.Service.ID === instanceId));
   }
 
   afterEach(async () => {
@@ -109,7 +91,7 @@ describeWithConsul('service registration in a real Consul', (getAgent) => {
     const service = await started();
     await passingEntry('api', service.instanceId);
     await service.stop();
-    const entries = await health(getAgent(), 'api', false);
+    const entries = await rawHealth(getAgent(), 'api', false);
     assert.ok(!entries.some((e) => e.Service.ID === service.instanceId), 'still registered after stop()');
   });
 
@@ -117,10 +99,10 @@ describeWithConsul('service registration in a real Consul', (getAgent) => {
     const service = await started({ check: { kind: 'ttl', ttl: '2s' } });
     await passingEntry('api', service.instanceId);
     await new Promise((resolve) => setTimeout(resolve, 3000));
-    const entry = (await health(getAgent(), 'api', true)).find((e) => e.Service.ID === service.instanceId);
+    const entry = (await rawHealth(getAgent(), 'api', true)).find((e) => e.Service.ID === service.instanceId);
     assert.ok(entry, 'the TTL check expired despite heartbeats');
     await service.stop();
-    assert.ok(!(await health(getAgent(), 'api', false)).some((e) => e.Service.ID === service.instanceId));
+    assert.ok(!(await rawHealth(getAgent(), 'api', false)).some((e) => e.Service.ID === service.instanceId));
   });
 
   it('verifies against a DNS name of the certificate when it does not name the advertised address', async () => {
