@@ -1,0 +1,152 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { decodeCheckUpdate, decodeRegistration, formatGoDuration, goSyntaxError, parseDuration, RegistryHttpError } from '../../src/registry/decode.js';
+
+function refusal(fn: () => unknown): { status: number; body: string } {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof RegistryHttpError) return { status: error.status, body: error.body };
+    throw error;
+  }
+  assert.fail('expected a refusal');
+}
+
+describe('service registration decoding', () => {
+  it('fills Consul\'s defaults: ID = Name, weights 1/1, empty tags and meta', () => {
+    const { service, checks } = decodeRegistration('{"Name":"web"}');
+    assert.deepEqual(service, { id: 'web', name: 'web', tags: [], address: '', port: 0, meta: {}, weights: { Passing: 1, Warning: 1 }, enableTagOverride: false });
+    assert.deepEqual(checks, []);
+  });
+
+  it('matches field names case-insensitively and accepts snake_case, as Consul does', () => {
+    const { service, checks } = decodeRegistration('{"name":"web","id":"w1","check":{"ttl":"5s","deregister_critical_service_after":"2m"}}');
+    assert.equal(service.id, 'w1');
+    assert.equal(checks[0]?.ttlMs, 5000);
+    assert.equal(checks[0]?.deregisterCriticalAfterMs, 120_000);
+  });
+
+  it('names checks service:<id>, numbering them when there are several', () => {
+    assert.deepEqual(decodeRegistration('{"Name":"web","Check":{"TTL":"5s"}}').checks.map((c) => c.checkId), ['service:web']);
+    const many = decodeRegistration('{"Name":"web","ID":"w1","Check":{"TTL":"5s"},"Checks":[{"TTL":"5s"},{"CheckID":"mine","TTL":"5s"}]}');
+    assert.deepEqual(many.checks.map((c) => c.checkId), ['service:w1:1', 'service:w1:2', 'mine']);
+    assert.equal(many.checks[0]?.name, "Service 'web' check");
+  });
+
+  it('starts checks critical unless Status says otherwise', () => {
+    assert.equal(decodeRegistration('{"Name":"w","Check":{"TTL":"5s"}}').checks[0]?.status, 'critical');
+    assert.equal(decodeRegistration('{"Name":"w","Check":{"TTL":"5s","Status":"passing"}}').checks[0]?.status, 'passing');
+  });
+
+  it('applies Consul\'s minimums: 1s interval, 1m DeregisterCriticalServiceAfter, 10s default timeout', () => {
+    const [check] = decodeRegistration('{"Name":"w","Check":{"TCP":"127.0.0.1:1","Interval":"10ms","DeregisterCriticalServiceAfter":"1s"}}').checks;
+    assert.equal(check?.intervalMs, 1000);
+    assert.equal(check?.deregisterCriticalAfterMs, 60_000);
+    assert.equal(check?.timeoutMs, 10_000);
+    assert.equal(check?.interval, '10ms', 'the interval as given, in Go form');
+  });
+
+  it('defaults FailuresBeforeWarning to FailuresBeforeCritical, as Consul', () => {
+    const [check] = decodeRegistration('{"Name":"w","Check":{"TCP":"127.0.0.1:1","Interval":"5s","FailuresBeforeCritical":3,"SuccessBeforePassing":2}}').checks;
+    assert.deepEqual([check?.successBeforePassing, check?.failuresBeforeWarning, check?.failuresBeforeCritical], [2, 3, 3]);
+  });
+
+  it('keeps HTTP details and TLSServerName', () => {
+    const [check] = decodeRegistration('{"Name":"w","Check":{"HTTP":"https://localhost:1/health","Interval":"5s","TLSServerName":"w.service.consul","Method":"HEAD","Header":{"X":["1"]}}}').checks;
+    assert.equal(check?.type, 'http');
+    assert.equal(check?.tlsServerName, 'w.service.consul');
+    assert.equal(check?.method, 'HEAD');
+    assert.deepEqual(check?.header, { X: ['1'] });
+  });
+
+  it('refuses with the texts a real Consul 1.15 agent gives', () => {
+    const cases: [string, string][] = [
+      ['{bad', "Request decode failed: invalid character 'b' looking for beginning of object key string"],
+      ['', 'Request decode failed: EOF'],
+      ['{"Foo":1}', 'Request decode failed: json: unknown field "Foo"'],
+      ['{"Name":"w","Check":{"Bar":1}}', 'Request decode failed: json: unknown field "Bar"'],
+      ['{}', 'Missing service name'],
+      ['{"Name":5}', 'Request decode failed: json: cannot unmarshal number into Go struct field .Alias.Name of type string'],
+      ['{"Name":"x","Port":"80"}', 'Request decode failed: json: cannot unmarshal string into Go struct field .Alias.Port of type int'],
+      ['{"Name":"w","Check":{"TTL":"bogus"}}', 'Request decode failed: time: invalid duration "bogus"'],
+      ['{"Name":"w","Check":{"HTTP":"http://x"}}', 'Invalid check: Interval must be > 0 for Script, HTTP, H2PING, TCP, UDP or OSService checks'],
+      ['{"Name":"w","Check":{"TTL":"5s","Interval":"5s"}}', 'Invalid check: Interval and TTL cannot both be specified'],
+      ['{"Name":"w","Check":{"Notes":"x"}}', 'Invalid check: TTL must be > 0 for TTL checks'],
+      ['{"Name":"x","Address":"0.0.0.0"}', 'Invalid service address'],
+      ['null', 'Missing service name'],
+      ['{"Name":"w","Check":{"TTL":"10parsecs"}}', 'Request decode failed: time: unknown unit "parsecs" in duration "10parsecs"'],
+      ['{"Name":"w","Check":{"TTL":"10"}}', 'Request decode failed: time: missing unit in duration "10"'],
+      ['{"Name":"w","Check":{"TTL":"-5s"}}', 'Invalid check: TTL must be > 0 for TTL checks'],
+      ['{"Name":"w","Check":{"TTL":"5s","Status":"bogus"}}', "Status for checks must 'passing', 'warning', 'critical'"],
+      ['{"Name":"w","Meta":{"consul-x":"1"}}', "Invalid Service Meta: Couldn't load metadata pair ('consul-x', '1'): Key prefix 'consul-' is reserved for internal use"],
+      ['{"Name":"w","Meta":{"a b":"1"}}', "Invalid Service Meta: Couldn't load metadata pair ('a b', '1'): Key contains invalid characters"],
+      ['{"Name":"w","Weights":{"Passing":0}}', 'Invalid Weights: Passing must be greater than 0'],
+    ];
+    for (const [body, text] of cases) assert.deepEqual(refusal(() => decodeRegistration(body)), { status: 400, body: text }, body);
+  });
+
+  it('never verifies TLS less: TLSSkipVerify is refused', () => {
+    const { body } = refusal(() => decodeRegistration('{"Name":"w","Check":{"HTTP":"https://x","Interval":"5s","TLSSkipVerify":true}}'));
+    assert.match(body, /^Invalid check: .*TLSSkipVerify/);
+  });
+
+  it('never throws anything but a 400 on arbitrary input', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.json()), (text) => {
+        try {
+          decodeRegistration(text);
+        } catch (error) {
+          return error instanceof RegistryHttpError && error.status === 400;
+        }
+        return true;
+      }),
+    );
+  });
+});
+
+describe('check update decoding', () => {
+  it('reads Status and Output', () => {
+    assert.deepEqual(decodeCheckUpdate('{"Status":"warning","Output":"slow"}'), { status: 'warning', output: 'slow' });
+  });
+
+  it('refuses a bad status and unknown fields with Consul\'s texts', () => {
+    assert.equal(refusal(() => decodeCheckUpdate('{"Status":"bogus"}')).body, "Invalid check status: 'bogus'");
+    assert.equal(refusal(() => decodeCheckUpdate('{}')).body, "Invalid check status: ''");
+    assert.equal(refusal(() => decodeCheckUpdate('{"Status":"passing","Foo":1}')).body, 'Request decode failed: json: unknown field "Foo"');
+  });
+});
+
+describe('Go durations', () => {
+  it('parses what time.ParseDuration parses', () => {
+    assert.deepEqual(parseDuration('1h2m3.5s'), { ms: 3_723_500 });
+    assert.deepEqual(parseDuration('-1.5s'), { ms: -1500 });
+    assert.deepEqual(parseDuration('.5ms'), { ms: 0.5 });
+    assert.deepEqual(parseDuration('0'), { ms: 0 });
+  });
+
+  it('formats as time.Duration.String() does', () => {
+    const cases: [string, string][] = [['90s', '1m30s'], ['1500ms', '1.5s'], ['1h', '1h0m0s'], ['250ms', '250ms'], ['1.5ms', '1.5ms'], ['10us', '10µs'], ['0', '0s'], ['36h0.5s', '36h0m0.5s']];
+    for (const [input, expected] of cases) {
+      const parsed = parseDuration(input);
+      assert.ok('ms' in parsed);
+      assert.equal(formatGoDuration(parsed.ms * 1e6), expected, input);
+    }
+  });
+
+  it('refuses with time.ParseDuration\'s texts', () => {
+    assert.deepEqual(parseDuration(''), { error: 'time: invalid duration ""' });
+    assert.deepEqual(parseDuration('s'), { error: 'time: invalid duration "s"' });
+    assert.deepEqual(parseDuration('5'), { error: 'time: missing unit in duration "5"' });
+    assert.deepEqual(parseDuration('5y'), { error: 'time: unknown unit "y" in duration "5y"' });
+  });
+});
+
+describe('Go JSON syntax errors', () => {
+  it('names the first offending character and what was expected', () => {
+    assert.equal(goSyntaxError('{"a" 1}'), "invalid character '1' after object key");
+    assert.equal(goSyntaxError('{"a":1 "b"}'), "invalid character '\"' after object key:value pair");
+    assert.equal(goSyntaxError('[1,}'), "invalid character '}' looking for beginning of value");
+    assert.equal(goSyntaxError('{"a":'), 'unexpected EOF');
+  });
+});
