@@ -2,6 +2,8 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { consulOptionsFromEnv } from '../../consul/index.js';
 import { FarolError, isFarolError } from '../../errors.js';
 import { startDemo } from '../../demo/demo.js';
+import { createLogger } from '../../log/logger.js';
+import { startRegistry, type RunningRegistry } from '../../registry/index.js';
 import { ExitCode, type ExitCodeValue } from '../exit-codes.js';
 import { action, type CliContext } from '../run.js';
 
@@ -32,9 +34,38 @@ function waitForSignal(): Promise<NodeJS.Signals> {
   });
 }
 
+/**
+ * With no Consul named (no --consul, no CONSUL_HTTP_ADDR) the demo runs the embedded registry,
+ * on 8500 when it is free and on any free port otherwise.
+ */
+async function embeddedRegistry(print: (line: string) => void): Promise<RunningRegistry> {
+  const logger = createLogger({ name: 'registry', file: 'logs/registry-log.txt' });
+  try {
+    return await startRegistry({ port: 8500, logger });
+  } catch (error) {
+    if (!isFarolError(error, 'PORT_IN_USE')) throw error;
+    const registry = await startRegistry({ port: 0, logger });
+    print(`registry: port 8500 is taken, so the embedded registry uses ${registry.address} instead`);
+    return registry;
+  }
+}
+
 async function demo(flags: DemoFlags, ctx: CliContext): Promise<ExitCodeValue> {
   const print = (line: string): void => ctx.io.stdout(`${line}\n`);
-  const consul = { ...consulOptionsFromEnv(ctx.io.env), ...(flags.consul !== undefined ? { address: flags.consul } : {}) };
+  const consulNamed = flags.consul !== undefined || Boolean(ctx.io.env.CONSUL_HTTP_ADDR);
+  const registry = consulNamed ? undefined : await embeddedRegistry(print);
+  if (registry) print(`registry: embedded Consul-compatible registry at ${registry.httpAddr} (logs/registry-log.txt)`);
+  try {
+    return await runDemo(flags, ctx, print, registry);
+  } finally {
+    await registry?.close();
+  }
+}
+
+async function runDemo(flags: DemoFlags, ctx: CliContext, print: (line: string) => void, registry: RunningRegistry | undefined): Promise<ExitCodeValue> {
+  const fromEnv = consulOptionsFromEnv(ctx.io.env);
+  const address = registry?.address ?? flags.consul;
+  const consul = { ...fromEnv, ...(address !== undefined ? { address } : {}) };
   const system = await startDemo({
     consul,
     dir: flags.dir,
@@ -48,7 +79,7 @@ async function demo(flags: DemoFlags, ctx: CliContext): Promise<ExitCodeValue> {
     if (isFarolError(error, 'CONSUL_UNREACHABLE')) {
       throw new FarolError(error.code, error.message, {
         cause: error,
-        hint: 'the demo needs a Consul agent: set CONSUL_HTTP_ADDR, or run `npm run consul` (the agent npm test builds) in another terminal',
+        hint: 'start the Consul agent named by --consul / CONSUL_HTTP_ADDR, or unset CONSUL_HTTP_ADDR to use the embedded registry',
       });
     }
     throw error;

@@ -1,0 +1,162 @@
+/**
+ * npm run bench:registry — the same workload against the embedded registry and a real Consul
+ * dev agent, in one run, on loopback. Prints both and the ratio (embedded vs Consul; > 1 means
+ * the embedded registry is better on that row).
+ *
+ * Workload, per target:
+ *  1. registrations per second: N service instances registered with 32 requests in flight;
+ *  2. GET /v1/health/service/<one service>?passing p50/p99 with 1,000 and then 10,000 instances
+ *     registered in all (spread over 100 services, so the queried service has 10 / 100 entries);
+ *  3. a health change (TTL check update) to the wake-up of 1,000 concurrent blocking queries.
+ */
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Pool } from 'undici';
+import { startConsulAgent, findConsulBinary } from '../test/support/consul-agent.js';
+import { startRegistry } from '../src/registry/index.js';
+
+interface Target {
+  name: string;
+  httpAddr: string;
+  stop(): Promise<void>;
+}
+
+interface Row {
+  label: string;
+  unit: string;
+  higherIsBetter: boolean;
+  values: Record<string, number>;
+}
+
+const SERVICES = 100;
+const QUERIES = 200;
+const WATCHERS = 1000;
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+async function put(pool: Pool, path: string, body: unknown): Promise<void> {
+  const response = await pool.request({ method: 'PUT', path, body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  const text = await response.body.text();
+  if (response.statusCode !== 200) throw new Error(`PUT ${path}: ${response.statusCode} ${text}`);
+}
+
+async function registerRange(pool: Pool, from: number, to: number): Promise<number> {
+  const started = performance.now();
+  let next = from;
+  const worker = async (): Promise<void> => {
+    while (next < to) {
+      const i = next++;
+      await put(pool, '/v1/agent/service/register', {
+        ID: `bench-${i}`,
+        Name: `svc-${i % SERVICES}`,
+        Address: '127.0.0.1',
+        Port: 10_000 + (i % 50_000),
+        Tags: ['bench'],
+        Check: { CheckID: `check-${i}`, TTL: '10m', Status: 'passing' },
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, worker));
+  return ((to - from) / (performance.now() - started)) * 1000;
+}
+
+async function queryLatencies(pool: Pool): Promise<{ p50: number; p99: number }> {
+  const samples: number[] = [];
+  for (let i = 0; i < QUERIES; i += 1) {
+    const started = performance.now();
+    const response = await pool.request({ method: 'GET', path: '/v1/health/service/svc-7?passing' });
+    await response.body.arrayBuffer();
+    samples.push(performance.now() - started);
+  }
+  samples.sort((a, b) => a - b);
+  return { p50: percentile(samples, 50), p99: percentile(samples, 99) };
+}
+
+async function wakeUpTime(httpAddr: string): Promise<number> {
+  const control = new Pool(httpAddr, { connections: 4 });
+  const watchers = new Pool(httpAddr, { connections: WATCHERS, pipelining: 0, headersTimeout: 60_000, bodyTimeout: 60_000 });
+  try {
+    const first = await control.request({ method: 'GET', path: '/v1/health/service/svc-3' });
+    await first.body.arrayBuffer();
+    const index = String(first.headers['x-consul-index']);
+    let woken = 0;
+    let lastWake = 0;
+    const blocked = Array.from({ length: WATCHERS }, async () => {
+      const response = await watchers.request({ method: 'GET', path: `/v1/health/service/svc-3?index=${index}&wait=30s` });
+      await response.body.arrayBuffer();
+      woken += 1;
+      lastWake = performance.now();
+    });
+    await sleep(2000); // let every query reach the server and block
+    if (woken > 0) throw new Error(`${woken} blocking queries returned before any change`);
+    const changed = performance.now();
+    await put(control, '/v1/agent/check/fail/check-3', {});
+    await Promise.all(blocked);
+    return lastWake - changed;
+  } finally {
+    await watchers.close();
+    await control.close();
+  }
+}
+
+async function measure(target: Target, rows: Row[]): Promise<void> {
+  const pool = new Pool(target.httpAddr, { connections: 32 });
+  const set = (label: string, value: number): void => {
+    const row = rows.find((r) => r.label === label);
+    if (row) row.values[target.name] = value;
+  };
+  try {
+    set('registrations/s (first 1,000)', await registerRange(pool, 0, 1_000));
+    const small = await queryLatencies(pool);
+    set('health?passing p50, 1,000 registered', small.p50);
+    set('health?passing p99, 1,000 registered', small.p99);
+    await registerRange(pool, 1_000, 10_000);
+    const large = await queryLatencies(pool);
+    set('health?passing p50, 10,000 registered', large.p50);
+    set('health?passing p99, 10,000 registered', large.p99);
+    set(`change → ${WATCHERS} blocking queries woken`, await wakeUpTime(target.httpAddr));
+  } finally {
+    await pool.close();
+  }
+}
+
+function row(label: string, unit: string, higherIsBetter: boolean): Row {
+  return { label, unit, higherIsBetter, values: {} };
+}
+
+const rows = [
+  row('registrations/s (first 1,000)', '/s', true),
+  row('health?passing p50, 1,000 registered', 'ms', false),
+  row('health?passing p99, 1,000 registered', 'ms', false),
+  row('health?passing p50, 10,000 registered', 'ms', false),
+  row('health?passing p99, 10,000 registered', 'ms', false),
+  row(`change → ${WATCHERS} blocking queries woken`, 'ms', false),
+];
+
+const found = findConsulBinary();
+if ('missing' in found) {
+  console.error(`bench:registry needs the real Consul to compare against: ${found.missing}`);
+  process.exit(1);
+}
+
+const consulAgent = await startConsulAgent({ extraConfig: { limits: { http_max_conns_per_client: WATCHERS * 2 } } });
+await measure({ name: 'consul', httpAddr: consulAgent.httpAddr, stop: () => consulAgent.stop() }, rows);
+await consulAgent.stop();
+
+const registry = await startRegistry({ port: 0 });
+await measure({ name: 'embedded', httpAddr: registry.httpAddr, stop: () => registry.close() }, rows);
+await registry.close();
+
+const format = (value: number | undefined, unit: string): string =>
+  value === undefined || Number.isNaN(value) ? 'n/a' : unit === '/s' ? `${Math.round(value)}${unit}` : `${value.toFixed(2)} ${unit}`;
+console.log('\n| workload | Consul 1.15.4 dev agent | embedded registry | embedded vs Consul |');
+console.log('|---|---|---|---|');
+for (const r of rows) {
+  const consul = r.values.consul;
+  const embedded = r.values.embedded;
+  const ratio = consul !== undefined && embedded !== undefined ? (r.higherIsBetter ? embedded / consul : consul / embedded) : NaN;
+  console.log(`| ${r.label} | ${format(consul, r.unit)} | ${format(embedded, r.unit)} | ${Number.isNaN(ratio) ? 'n/a' : `${ratio.toFixed(2)}×`} |`);
+}
+console.log('\nratio > 1: the embedded registry is better (faster or more throughput) on that row.');
