@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
 import { startConsulAgent, findConsulBinary } from '../test/support/consul-agent.js';
 import { startRegistry } from '../src/registry/index.js';
+import { ensureConsulBinary } from '../scripts/ensure-consul.js';
 
 interface Target {
   name: string;
@@ -135,7 +136,7 @@ const rows = [
   row(`change → ${WATCHERS} blocking queries woken`, 'ms', false),
 ];
 
-const found = findConsulBinary();
+const found = ensureConsulBinary() ? findConsulBinary() : { missing: 'a Consul binary (Go 1.21+ builds it)' };
 if ('missing' in found) {
   console.error(`bench:registry needs the real Consul to compare against: ${found.missing}`);
   process.exit(1);

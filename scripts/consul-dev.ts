@@ -1,17 +1,10 @@
 // `npm run consul`: runs the real Consul agent that `npm test` builds (tools/consul), in dev mode
 // on 127.0.0.1:8500 (or FAROL_CONSUL_PORT), in the foreground until Ctrl-C. Its HTTPS health
 // checks trust the CA in FAROL_CONSUL_CA_FILE when that is set.
-import { spawnSync } from 'node:child_process';
 import { startConsulAgent } from '../test/support/consul-agent.js';
+import { ensureConsulBinary } from './ensure-consul.js';
 
-if (!process.env.CONSUL_BIN) {
-  const build = spawnSync('bash', ['scripts/build-consul.sh'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  if (build.status !== 0) {
-    console.error('farol: could not build Consul (scripts/build-consul.sh); install Go 1.21+ or set CONSUL_BIN');
-    process.exit(1);
-  }
-  process.env.CONSUL_BIN = build.stdout.toString().trim();
-}
+if (!ensureConsulBinary()) process.exit(1);
 
 const port = Number(process.env.FAROL_CONSUL_PORT ?? 8500);
 const caFile = process.env.FAROL_CONSUL_CA_FILE;
