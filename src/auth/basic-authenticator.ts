@@ -3,11 +3,20 @@ import { parseRequestAuthorization } from './authorization-header.js';
 import { verifyPassword } from './password-hash.js';
 import type { AuthRequest, AuthResult, Authenticator } from './principal.js';
 import type { UsersDb } from './users-file.js';
+import { createVerifiedCredentials, type VerifiedCredentials, type VerifiedCredentialsOptions } from './verified-credentials.js';
 
 export interface BasicAuthenticatorOptions {
+  /** Consulted on every request, so a db that changes (a reload) takes effect at once, cache included. */
   users: UsersDb;
   /** Shown by browsers in the login dialog; the service uses its name. */
   realm: string;
+  /**
+   * The cache of successful verifications (see verified-credentials.ts): on by default with
+   * 10,000 entries and a 5-minute TTL; options to change them, false to verify every request.
+   */
+  cache?: VerifiedCredentialsOptions | false;
+  /** The password verifier, default verifyPassword (scrypt). For tests and other hash schemes. */
+  verifier?: (password: string, encoded: string) => Promise<boolean>;
 }
 
 /**
@@ -24,14 +33,29 @@ function quotedString(value: string): string {
   return `"${value.replace(/["\\]/g, '\\$&')}"`;
 }
 
+type Verifier = NonNullable<BasicAuthenticatorOptions['verifier']>;
+
 /**
  * Checks a user name and password against the users db. This is the one place a password is
- * compared; a verification cache would wrap it.
+ * compared. A cached success counts only while the db still holds the hash it was verified
+ * against; everything else (unknown user, wrong password, changed password, expired or evicted
+ * entry) costs one full verification, and only a success is remembered.
  */
-async function verifyUser(users: UsersDb, username: string, password: string): Promise<boolean> {
+async function verifyUser(
+  users: UsersDb,
+  verify: Verifier,
+  cache: VerifiedCredentials | undefined,
+  username: string,
+  password: string,
+): Promise<boolean> {
   const hash = users.lookup(username);
-  const matches = await verifyPassword(password, hash ?? UNKNOWN_USER_HASH);
-  return hash !== undefined && matches;
+  // The lookup runs (one HMAC) for unknown users too, so they cost exactly what a wrong password does.
+  const cached = cache?.isVerified(username, password, hash ?? UNKNOWN_USER_HASH) ?? false;
+  if (hash !== undefined && cached) return true;
+  const matches = await verify(password, hash ?? UNKNOWN_USER_HASH);
+  if (hash === undefined || !matches) return false;
+  cache?.remember(username, password, hash);
+  return true;
 }
 
 /**
@@ -42,10 +66,15 @@ async function verifyUser(users: UsersDb, username: string, password: string): P
  *   wrong about a password, and 400 says so to its developer and in the audit log, where 401
  *   would invite it to retry the same broken request. The challenge is still included.
  * - unknown user or wrong password: rejected with 401, reason 'bad credentials', and the
- *   attempted user name. Both cases cost one scrypt verification.
+ *   attempted user name. Both cases cost one scrypt verification, always: failures are never
+ *   cached.
+ * - the right password: authenticated. The first time costs one scrypt verification; then the
+ *   success is cached (keyed by an HMAC of the credentials, never the password) for the cache's
+ *   TTL, while the users db still holds the same hash for the user, so repeated requests with the
+ *   same credentials cost an HMAC instead of a scrypt.
  *
  * Never throws for anything a request can contain. Throws CONFIG_INVALID at creation for a
- * realm that cannot be written into a header.
+ * realm that cannot be written into a header, or cache options out of range.
  */
 export function createBasicAuthenticator(opts: BasicAuthenticatorOptions): Authenticator {
   if (!HEADER_TEXT.test(opts.realm)) {
@@ -54,6 +83,8 @@ export function createBasicAuthenticator(opts: BasicAuthenticatorOptions): Authe
     });
   }
   const challenge = `Basic realm=${quotedString(opts.realm)}, charset="UTF-8"`;
+  const verify = opts.verifier ?? verifyPassword;
+  const cache = opts.cache === false ? undefined : createVerifiedCredentials(opts.cache);
 
   return {
     scheme: 'Basic',
@@ -64,7 +95,7 @@ export function createBasicAuthenticator(opts: BasicAuthenticatorOptions): Authe
         return { outcome: 'rejected', status: 400, reason: `malformed Basic credentials: ${parsed.reason}`, challenge };
       }
       if (parsed?.scheme !== 'basic') return { outcome: 'absent' };
-      if (await verifyUser(opts.users, parsed.username, parsed.password)) {
+      if (await verifyUser(opts.users, verify, cache, parsed.username, parsed.password)) {
         return { outcome: 'authenticated', principal: { kind: 'user', id: parsed.username } };
       }
       return { outcome: 'rejected', status: 401, reason: 'bad credentials', challenge, username: parsed.username };

@@ -4,5 +4,12 @@ export { hashPassword, verifyPassword } from './password-hash.js';
 export { parseUsersFile, createUsersDb, assertValidUserName, type UsersDb } from './users-file.js';
 export { readUsersFile, addUser, removeUser } from './users-store.js';
 export { createBasicAuthenticator, type BasicAuthenticatorOptions } from './basic-authenticator.js';
+export {
+  createVerifiedCredentials,
+  DEFAULT_VERIFIED_CREDENTIALS_MAX_ENTRIES,
+  DEFAULT_VERIFIED_CREDENTIALS_TTL_MS,
+  type VerifiedCredentials,
+  type VerifiedCredentialsOptions,
+} from './verified-credentials.js';
 export { authenticate } from './authenticate.js';
 export { basicCredentials, bearerCredentials, type CredentialProvider } from './credentials.js';
