@@ -3,6 +3,7 @@ import { watchHealthService } from '../consul/index.js';
 import type { ConsulClient, ServiceEntry } from '../consul/index.js';
 import type { Logger } from '../log/logger.js';
 import { instancesFromEntries, type Instance } from './instance.js';
+import { DEFAULT_SERVED_SET_OPTIONS, ServedSet, type ServedSetOptions } from './served-set.js';
 
 export interface DiscoveryOptions {
   consul: ConsulClient;
@@ -11,6 +12,10 @@ export interface DiscoveryOptions {
   wait?: string;
   /** Called whenever the passing set of a service changes. */
   onChange?: (service: string, instances: readonly Instance[]) => void;
+  /** Staleness limit and the grace for empty answers after an outage (see ServedSet). */
+  freshness?: Partial<ServedSetOptions>;
+  /** Milliseconds, for tests; default performance.now. */
+  now?: () => number;
 }
 
 /**
@@ -29,7 +34,9 @@ export interface Discovery {
 }
 
 interface ServiceWatch {
-  instances: readonly Instance[] | undefined;
+  set: ServedSet;
+  /** Set once the first answer came. */
+  answered: boolean;
   first: Promise<readonly Instance[]>;
   stop(): void;
   failFirst(error: FarolError): void;
@@ -38,6 +45,8 @@ interface ServiceWatch {
 export function createDiscovery(opts: DiscoveryOptions): Discovery {
   const { consul, logger } = opts;
   const watches = new Map<string, ServiceWatch>();
+  const freshness: ServedSetOptions = { ...DEFAULT_SERVED_SET_OPTIONS, ...opts.freshness };
+  const now = opts.now ?? (() => performance.now());
   let closed = false;
 
   function closedError(): FarolError {
@@ -49,7 +58,8 @@ export function createDiscovery(opts: DiscoveryOptions): Discovery {
     let resolveFirst!: (instances: readonly Instance[]) => void;
     let rejectFirst!: (error: FarolError) => void;
     const state: ServiceWatch = {
-      instances: undefined,
+      set: new ServedSet(freshness),
+      answered: false,
       first: new Promise((resolve, reject) => {
         resolveFirst = resolve;
         rejectFirst = reject;
@@ -65,11 +75,18 @@ export function createDiscovery(opts: DiscoveryOptions): Discovery {
     state.first.catch(() => undefined);
 
     const update = (entries: ServiceEntry[]): void => {
-      const instances = instancesFromEntries(entries);
-      const changed = state.instances === undefined || signature(state.instances) !== signature(instances);
-      state.instances = instances;
-      resolveFirst(instances);
-      if (!changed) return;
+      const answer = state.set.answer(instancesFromEntries(entries), now());
+      state.answered = true;
+      resolveFirst(state.set.known ?? []);
+      if (answer.kind === 'held') {
+        logger.warn(
+          { event: 'discovery_held', service, known: answer.known, graceMs: answer.graceMs },
+          `Consul answered no passing instance of '${service}' right after an outage; serving the ${answer.known} last known for up to ${answer.graceMs} ms while they register again`,
+        );
+        return;
+      }
+      if (answer.kind === 'unchanged') return;
+      const { instances } = answer;
       logger.info(
         {
           event: 'discovery',
@@ -88,11 +105,20 @@ export function createDiscovery(opts: DiscoveryOptions): Discovery {
       logger,
       ...(opts.wait === undefined ? {} : { wait: opts.wait }),
       onUpdate: (entries) => update(entries),
-      // The watch itself logs each failure at warn; this only records what the client serves meanwhile.
+      onResponse: () => {
+        if (state.set.failing) {
+          logger.info({ event: 'discovery_recovered', service }, `Consul answers again for service '${service}'`);
+        }
+        state.set.succeeded(now());
+      },
+      // The watch itself logs each failure; this records, once an outage, what the client serves meanwhile.
       onError: (error) => {
-        logger.debug(
-          { event: 'discovery_error', service, code: error.code, error: error.message, cached: state.instances?.length },
-          `watching service '${service}' failed; ${state.instances ? 'serving the last known instances' : 'no instances known yet'}`,
+        if (!state.set.failed(now())) return;
+        const known = state.set.known;
+        if (known === undefined) return;
+        logger.warn(
+          { event: 'discovery_stale', service, code: error.code, error: error.message, serving: known.length, maxStalenessMs: freshness.maxStalenessMs },
+          `Consul cannot be asked about '${service}' (${error.message}); serving the ${known.length} last known instance(s) for up to ${freshness.maxStalenessMs} ms`,
         );
       },
     });
@@ -101,7 +127,7 @@ export function createDiscovery(opts: DiscoveryOptions): Discovery {
       logger.warn({ event: 'discovery_error', service, code: farolError.code, error: farolError.message }, farolError.message);
       // With nothing cached, drop the watch so the next call asks Consul afresh instead of
       // waiting for the watch's backoff.
-      if (state.instances === undefined && watches.get(service) === state) {
+      if (!state.answered && watches.get(service) === state) {
         watches.delete(service);
         state.stop();
       }
@@ -118,12 +144,20 @@ export function createDiscovery(opts: DiscoveryOptions): Discovery {
         state = startWatch(service);
         watches.set(service, state);
       }
-      return state.instances ?? state.first;
+      if (!state.answered) return state.first;
+      const serving = state.set.serve(now());
+      if (serving.kind === 'serving') return serving.instances;
+      if (serving.kind === 'unknown') return state.first;
+      throw new FarolError(
+        'CONSUL_UNREACHABLE',
+        `Consul has not answered about '${service}' for ${Math.round(serving.staleMs / 1000)} s, longer than the staleness limit (${Math.round(freshness.maxStalenessMs / 1000)} s)`,
+        { hint: 'check CONSUL_HTTP_ADDR and that the Consul agent is running, or raise the staleness limit', details: { service, consul: consul.address } },
+      );
     },
 
     snapshot() {
       const known = new Map<string, readonly Instance[]>();
-      for (const [service, state] of watches) if (state.instances) known.set(service, state.instances);
+      for (const [service, state] of watches) if (state.set.known) known.set(service, state.set.known);
       return known;
     },
 
@@ -153,10 +187,6 @@ export function createDiscovery(opts: DiscoveryOptions): Discovery {
       watches.clear();
     },
   };
-}
-
-function signature(instances: readonly Instance[]): string {
-  return instances.map((i) => `${i.id}@${i.address}:${i.port}`).join(',');
 }
 
 function asConsulError(error: unknown, consul: ConsulClient): FarolError {

@@ -19,6 +19,8 @@ export interface WatchHealthServiceOptions {
   logger?: Logger;
   /** Called with the full list each time the index moves forward (and first with the initial list). */
   onUpdate: (entries: ServiceEntry[], meta: QueryMeta) => void;
+  /** Called after every successful answer, changed or not (a blocking query that timed out counts). */
+  onResponse?: (meta: QueryMeta) => void;
   /** Called for each failed query; the watch keeps retrying with backoff until stopped. */
   onError?: (error: FarolError) => void;
   /** Retry delays after errors. Default base 250 ms, max 10 s, full jitter. */
@@ -105,6 +107,10 @@ export function watchHealthService(
           signal,
         });
         failures = 0;
+        if (opts.onResponse) {
+          const onResponse = opts.onResponse;
+          safely('onResponse', () => onResponse(meta));
+        }
         const step = nextBlockingIndex(index, meta.lastIndex);
         if (step.reset) logger.info({ service, previous: index, returned: meta.lastIndex }, 'Consul index went backwards; restarting the watch');
         index = step.index;
