@@ -17,6 +17,8 @@ export interface InstancePoolsOptions {
   /** PEM of the CA(s) that sign service certificates. Verification is always on. */
   ca: string;
   connectTimeoutMs: number;
+  /** Most connections open to one instance at once; further requests queue. Default unbounded. */
+  connections?: number;
 }
 
 export interface PoolTarget {
@@ -42,6 +44,7 @@ export class InstancePools {
     let pool = this.pools.get(id);
     if (!pool) {
       pool = new Pool(instanceOrigin(target.instance), {
+        ...(this.opts.connections === undefined ? {} : { connections: this.opts.connections }),
         connect: {
           ca: this.opts.ca,
           minVersion: 'TLSv1.2',
