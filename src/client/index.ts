@@ -2,8 +2,36 @@ export { createClient, DEFAULT_CLIENT_LOG_FILE, DEFAULT_TIMEOUT_MS } from './cli
 export type { ClientOptions, CallOptions, CallResult, FarolClient } from './client.js';
 export { instancesFromEntries, instanceOrigin, hostPort } from './instance.js';
 export type { Instance, InstanceSource } from './instance.js';
-export { createBalancer, roundRobinBalancer, randomBalancer } from './balancer.js';
-export type { Balancer, BalancerKind, RandomSource } from './balancer.js';
+export {
+  createBalancer,
+  roundRobinBalancer,
+  randomBalancer,
+  leastRequestBalancer,
+  peakEwmaBalancer,
+  nextPeakEwma,
+  instanceWeight,
+  isBalancerKind,
+  BALANCER_KINDS,
+  DEFAULT_BALANCER,
+  DEFAULT_PEAK_EWMA,
+  MAX_WEIGHT,
+} from './balancer.js';
+export type { Balancer, BalancerKind, BalancerOptions, FinishRequest, RandomSource, RequestOutcome } from './balancer.js';
+export { RetryBudget, DEFAULT_RETRY_BUDGET } from './retry-budget.js';
+export type { RetryBudgetOptions } from './retry-budget.js';
+export {
+  isIdempotentMethod,
+  isRetryableStatus,
+  parseRetryAfter,
+  parseHttpDate,
+  retryDelayMs,
+  IDEMPOTENT_METHODS,
+  DEFAULT_RETRY_AFTER_MAX_MS,
+  DEFAULT_RETRY_DELAY,
+} from './retry-policy.js';
+export type { RetryAfterOptions, RetryDelayOptions } from './retry-policy.js';
+export { OutlierDetector, DEFAULT_OUTLIER } from './outlier.js';
+export type { OutlierOptions, EjectionEvent, AvailableInstances } from './outlier.js';
 export { createDiscovery } from './discovery.js';
 export type { Discovery, DiscoveryOptions } from './discovery.js';
 export { InstancePools, serverNameFor } from './pools.js';
