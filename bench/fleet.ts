@@ -1,0 +1,529 @@
+/**
+ * npm run bench — calling a fleet of three instances over verified TLS with basic auth, four
+ * ways, in one run on loopback, with the same handler output, payload and concurrency:
+ *
+ *  1. baseline: an undici keep-alive Pool to one plain node:https server answering the same
+ *     small JSON as the Farol route (no framework, auth or log: the ceiling for Node here);
+ *  2. Farol: createClient (discovery from a real Consul dev agent, default balancer, basic auth,
+ *     TLS verified against the Farol CA) to three createService instances;
+ *  3. the original project's approach: for every request a Consul health query on a connection
+ *     of its own, then a new TLS connection to one passing instance, closed after the request;
+ *  4. HAProxy (Debian's package): TLS terminated with a certificate from the Farol CA, balancing
+ *     round-robin over the same three instances over TLS (`verify required ca-file`), keep-alive
+ *     on both sides, an undici keep-alive Pool in front. Installed with apt-get when missing and
+ *     running as root; otherwise the row is skipped, saying what to install.
+ *
+ * Every server and the load generator of each row run in child processes (bench/fixtures/), so
+ * the CPU time of each side is its own: the client's from process.cpuUsage() in the load
+ * process, the servers' (instances, Consul, HAProxy) from /proc/<pid>/stat over the measured
+ * window. Each row warms up first, then runs N requests or S seconds, whichever comes first.
+ *
+ *   npm run bench -- --requests 20000 --concurrency 64 --seconds 20
+ *   FAROL_BENCH_REQUESTS=2000 FAROL_BENCH_CONCURRENCY=32 FAROL_BENCH_SECONDS=10 npm run bench
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Agent, request } from 'undici';
+import { addUser, createCertificateAuthority, issueCertificate, serverSubjectAltNames } from '../src/index.js';
+import { findConsulBinary, startConsulAgent, type ConsulAgent } from '../test/support/consul-agent.js';
+import { ensureConsulBinary } from '../scripts/ensure-consul.js';
+import type { LoadConfig } from './fixtures/load.js';
+import type { LoadResult } from './fixtures/protocol.js';
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const FIXTURES = join(REPO_ROOT, 'bench', 'fixtures');
+const SERVICE = 'bench-fleet';
+const USERNAME = 'bench';
+const INSTANCES = 3;
+
+// ---------------------------------------------------------------------------------------------
+// settings
+
+function positiveInteger(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 1) {
+    console.error(`bench: ${name} must be a whole number ≥ 1, got ${JSON.stringify(text)}`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const { values: flags } = parseArgs({
+  options: { requests: { type: 'string' }, concurrency: { type: 'string' }, seconds: { type: 'string' } },
+  strict: true,
+});
+const REQUESTS = positiveInteger('--requests / FAROL_BENCH_REQUESTS', flags.requests ?? process.env.FAROL_BENCH_REQUESTS, 20_000);
+const CONCURRENCY = positiveInteger('--concurrency / FAROL_BENCH_CONCURRENCY', flags.concurrency ?? process.env.FAROL_BENCH_CONCURRENCY, 64);
+const SECONDS = positiveInteger('--seconds / FAROL_BENCH_SECONDS', flags.seconds ?? process.env.FAROL_BENCH_SECONDS, 20);
+const WARMUP = { requests: Math.min(2_000, Math.max(200, Math.ceil(REQUESTS / 10))), seconds: Math.min(5, SECONDS) };
+const MEASURE = { requests: REQUESTS, seconds: SECONDS };
+
+// ---------------------------------------------------------------------------------------------
+// child processes: started here, tracked, and always stopped
+
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
+const children = new Set<ChildProcess>();
+
+/** Kills what is still running, synchronously: the last resort on exit. */
+function killAll(): void {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
+process.once('exit', killAll);
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((done) => child.once('exit', () => done()));
+}
+
+/** SIGTERM (or closing stdin), then SIGKILL after `graceMs`. */
+async function stopChild(child: ChildProcess, graceMs = 5_000): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    child.stdin?.end();
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await exited(child);
+    clearTimeout(timer);
+  }
+  children.delete(child);
+}
+
+interface Messages {
+  next(timeoutMs: number, what: string): Promise<Record<string, unknown>>;
+}
+
+/** JSON lines from a child's stdout, one at a time; anything else goes to stderr. */
+function messagesOf(child: ChildProcess, name: string): Messages {
+  const queue: Record<string, unknown>[] = [];
+  const waiters: ((message: Record<string, unknown> | undefined) => void)[] = [];
+  let done = false;
+  const reader = createInterface({ input: child.stdout! });
+  reader.on('line', (line) => {
+    let message: Record<string, unknown>;
+    try {
+      message = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      process.stderr.write(`[${name}] ${line}\n`);
+      return;
+    }
+    const waiter = waiters.shift();
+    if (waiter) waiter(message);
+    else queue.push(message);
+  });
+  reader.once('close', () => {
+    done = true;
+    for (const waiter of waiters.splice(0)) waiter(undefined);
+  });
+  return {
+    async next(timeoutMs, what) {
+      const queued = queue.shift();
+      if (queued) return queued;
+      if (done) throw new Error(`${name} exited (code ${child.exitCode ?? child.signalCode}) before ${what}`);
+      let timer: NodeJS.Timeout | undefined;
+      const message = await new Promise<Record<string, unknown> | undefined>((answer, reject) => {
+        waiters.push(answer);
+        timer = setTimeout(() => reject(new Error(`${name} did not report ${what} within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+      }).finally(() => clearTimeout(timer));
+      if (message === undefined) throw new Error(`${name} exited (code ${child.exitCode ?? child.signalCode}) before ${what}`);
+      if (typeof message.error === 'string') throw new Error(`${name}: ${message.error}`);
+      return message;
+    },
+  };
+}
+
+interface NodeChild {
+  child: ChildProcess;
+  pid: number;
+  messages: Messages;
+}
+
+/** Runs bench/fixtures/<script> with tsx and sends it its configuration on stdin. */
+function startFixture(script: string, name: string, config: unknown): NodeChild {
+  if (cleaning) throw new Error(`not starting ${name}: the bench is stopping`);
+  const child = spawn(process.execPath, ['--import', 'tsx', join(FIXTURES, script)], {
+    cwd: REPO_ROOT,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  child.stdin!.on('error', () => undefined); // a child that died early must not crash the bench
+  child.stdin!.write(`${JSON.stringify(config)}\n`);
+  if (child.pid === undefined) throw new Error(`could not start ${name}`);
+  return { child, pid: child.pid, messages: messagesOf(child, name) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// process accounting from /proc
+
+function procCpuUs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+
+function procRssBytes(pid: number): number {
+  try {
+    const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Our own child processes running `comm` (the Consul agent's pid is not exposed by its helper). */
+function ownChildrenNamed(comm: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === process.pid && name === comm) found.push(Number(entry));
+    } catch {
+      // the process went away while we looked
+    }
+  }
+  return found;
+}
+
+// ---------------------------------------------------------------------------------------------
+// servers
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function waitForPassing(consulHttpAddr: string, count: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let seen = 0;
+  while (Date.now() < deadline) {
+    const response = await request(`${consulHttpAddr}/v1/health/service/${SERVICE}?passing`);
+    const entries = (await response.body.json()) as unknown[];
+    seen = entries.length;
+    if (seen >= count) return;
+    await sleep(200);
+  }
+  throw new Error(`only ${seen} of ${count} instances of ${SERVICE} passing in Consul after ${timeoutMs / 1000} s`);
+}
+
+
+let caAgent: Agent | undefined;
+
+/** Polls `url` (TLS verified against `ca`) until it answers 200. */
+async function waitForHttps(url: string, ca: string, timeoutMs: number, server: ChildProcess): Promise<void> {
+  caAgent ??= new Agent({ connect: { ca } });
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    if (server.exitCode !== null || server.signalCode !== null) throw new Error(`the server behind ${url} exited (${server.exitCode ?? server.signalCode})`);
+    try {
+      const response = await request(url, { dispatcher: caAgent, signal: AbortSignal.timeout(2000) });
+      await response.body.text();
+      if (response.statusCode === 200) return;
+      last = `HTTP ${response.statusCode}`;
+    } catch (error) {
+      last = (error as Error).message;
+    }
+    await sleep(100);
+  }
+  throw new Error(`${url} did not answer 200 within ${timeoutMs / 1000} s (${last})`);
+}
+
+function haproxyVersion(): string | undefined {
+  const probe = spawnSync('haproxy', ['-v'], { encoding: 'utf8' });
+  return probe.status === 0 ? probe.stdout.split('\n')[0]?.trim() : undefined;
+}
+
+/** HAProxy's version line, installing Debian's package first when it is missing and we are root; or why not. */
+function ensureHaproxy(): { version: string } | { skip: string } {
+  const present = haproxyVersion();
+  if (present) return { version: present };
+  const howTo = 'install it with `apt-get install -y haproxy` (as root) and run the bench again';
+  if (process.getuid?.() !== 0) return { skip: `HAProxy is not installed: ${howTo}` };
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  console.error('bench: HAProxy is missing; installing Debian\'s package (apt-get install -y haproxy)…');
+  let install = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'haproxy'], { stdio: ['ignore', 'ignore', 'inherit'], env });
+  if (install.status !== 0) {
+    spawnSync('apt-get', ['update'], { stdio: ['ignore', 'ignore', 'inherit'], env });
+    install = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'haproxy'], { stdio: ['ignore', 'ignore', 'inherit'], env });
+  }
+  const installed = haproxyVersion();
+  return installed ? { version: installed } : { skip: `HAProxy could not be installed (apt-get exited ${install.status}): ${howTo}` };
+}
+
+function haproxyConfig(opts: { port: number; pemFile: string; caFile: string; instancePorts: number[] }): string {
+  const servers = opts.instancePorts.map(
+    (port, i) => `  server farol-${i + 1} 127.0.0.1:${port} ssl verify required ca-file ${opts.caFile} sni str(localhost) verifyhost localhost alpn http/1.1`,
+  );
+  return [
+    'global',
+    '  maxconn 4096',
+    '  ssl-server-verify required',
+    '  ssl-default-bind-options ssl-min-ver TLSv1.2',
+    '  ssl-default-server-options ssl-min-ver TLSv1.2',
+    'defaults',
+    '  mode http',
+    '  option http-keep-alive',
+    '  timeout connect 5s',
+    '  timeout client 30s',
+    '  timeout server 30s',
+    '  timeout http-keep-alive 30s',
+    'frontend fleet',
+    `  bind 127.0.0.1:${opts.port} ssl crt ${opts.pemFile} alpn http/1.1`,
+    '  default_backend farol',
+    'backend farol',
+    '  balance roundrobin',
+    '  http-reuse always',
+    ...servers,
+    '',
+  ].join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// one row
+
+interface ServerProcess {
+  name: string;
+  pid: number;
+}
+
+interface Row {
+  label: string;
+  load: LoadResult;
+  serverCpuUs: number;
+  serverRssBytes: number;
+  /** Per server process: CPU over the measured window and RSS at its end. */
+  breakdown: { name: string; cpuUs: number; rssBytes: number }[];
+}
+
+async function measureRow(label: string, config: LoadConfig, serverProcesses: () => ServerProcess[]): Promise<Row> {
+  console.error(`bench: ${label}: warming up (${WARMUP.requests} requests or ${WARMUP.seconds} s)…`);
+  const load = startFixture('load.ts', `load generator (${label})`, config);
+  try {
+    await load.messages.next((WARMUP.seconds + 60) * 1000, 'the end of its warm-up');
+    const servers = serverProcesses();
+    const before = servers.map(({ pid }) => procCpuUs(pid));
+    console.error(`bench: ${label}: measuring (${MEASURE.requests} requests or ${MEASURE.seconds} s, ${CONCURRENCY} in flight)…`);
+    load.child.stdin!.write('go\n');
+    const message = await load.messages.next((MEASURE.seconds + 60) * 1000, 'its result');
+    const breakdown = servers.map(({ name, pid }, i) => ({ name, cpuUs: procCpuUs(pid) - (before[i] ?? 0), rssBytes: procRssBytes(pid) }));
+    const result = message.result as LoadResult;
+    if (result.errors > 0) console.error(`bench: ${label}: ${result.errors} requests failed; the first: ${result.firstError}`);
+    return {
+      label,
+      load: result,
+      serverCpuUs: breakdown.reduce((sum, server) => sum + server.cpuUs, 0),
+      serverRssBytes: breakdown.reduce((sum, server) => sum + server.rssBytes, 0),
+      breakdown,
+    };
+  } finally {
+    await stopChild(load.child);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the table
+
+function throughput(row: Row): number {
+  return (row.load.ok / row.load.elapsedMs) * 1000;
+}
+
+function cpuPerRequest(row: Row): { client: number; servers: number; total: number } {
+  const n = Math.max(1, row.load.ok);
+  return { client: row.load.cpuUs / n, servers: row.serverCpuUs / n, total: (row.load.cpuUs + row.serverCpuUs) / n };
+}
+
+const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(0)}`;
+const ms = (value: number): string => (Number.isNaN(value) ? 'n/a' : value.toFixed(2));
+const ratio = (value: number, base: number): string => (base > 0 && Number.isFinite(value / base) ? `${(value / base).toFixed(2)}×` : 'n/a');
+
+function printTable(rows: Row[], skipped: string[]): void {
+  const base = rows[0]!;
+  console.log('\n| # | approach | req/s | p50 ms | p99 ms | client CPU µs/req | servers CPU µs/req | client RSS MB | servers RSS MB | errors | req/s vs 1 | p99 vs 1 | CPU/req vs 1 |');
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  rows.forEach((row, i) => {
+    const cpu = cpuPerRequest(row);
+    console.log(
+      `| ${i + 1} | ${row.label} | ${Math.round(throughput(row))} | ${ms(row.load.p50Ms)} | ${ms(row.load.p99Ms)} | ${Math.round(cpu.client)} | ${Math.round(cpu.servers)} | ${mb(row.load.rssBytes)} | ${mb(row.serverRssBytes)} | ${row.load.errors} | ${ratio(throughput(row), throughput(base))} | ${ratio(row.load.p99Ms, base.load.p99Ms)} | ${ratio(cpu.total, cpuPerRequest(base).total)} |`,
+    );
+  });
+  console.log('');
+  rows.forEach((row, i) => {
+    const n = Math.max(1, row.load.ok);
+    const parts = row.breakdown.map((server) => `${server.name} ${Math.round(server.cpuUs / n)} µs/req, ${mb(server.rssBytes)} MB`);
+    console.log(`- row ${i + 1} servers: ${parts.join('; ')}`);
+  });
+  for (const reason of skipped) console.log(`- skipped: ${reason}`);
+  console.log('- CPU/req is client + servers CPU time (user + system) over the measured window, divided by the successful requests.');
+
+  const farol = rows.find((row) => row.label.startsWith('Farol'));
+  const original = rows.find((row) => row.label.startsWith('original'));
+  const haproxy = rows.find((row) => row.label.startsWith('HAProxy'));
+  if (!farol) return;
+  console.log('\nGoals (reported, not asserted):');
+  console.log(`- Farol vs baseline throughput: ${ratio(throughput(farol), throughput(base))} (goal ≥ 0.9×)`);
+  if (original) console.log(`- Farol vs the original approach throughput: ${ratio(throughput(farol), throughput(original))} (goal ≥ 20×)`);
+  if (haproxy) {
+    console.log(
+      `- Farol vs HAProxy: throughput ${ratio(throughput(farol), throughput(haproxy))} (goal > 1×), p99 ${ms(farol.load.p99Ms)} vs ${ms(haproxy.load.p99Ms)} ms (goal: lower)`,
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the run
+
+let tempDir: string | undefined;
+let consulAgent: ConsulAgent | undefined;
+const instanceChildren: ChildProcess[] = [];
+let cleaning: Promise<void> | undefined;
+
+function cleanUp(): Promise<void> {
+  cleaning ??= (async () => {
+    // Instances first: they deregister from Consul, which must still be up.
+    await Promise.all(instanceChildren.map((child) => stopChild(child, 15_000)));
+    await Promise.all([...children].map((child) => stopChild(child)));
+    await consulAgent?.stop().catch((error: unknown) => console.error(`bench: stopping Consul: ${(error as Error).message}`));
+    await caAgent?.close().catch(() => undefined);
+    if (tempDir !== undefined) await rm(tempDir, { recursive: true, force: true });
+  })();
+  return cleaning;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`bench: ${signal}: cleaning up`);
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
+
+async function main(): Promise<void> {
+  const found = ensureConsulBinary() ? findConsulBinary() : { missing: 'a Consul binary (Go 1.21+ builds it)' };
+  if ('missing' in found) throw new Error(`npm run bench needs the real Consul agent: ${found.missing}`);
+  const haproxy = ensureHaproxy();
+
+  tempDir = await mkdtemp(join(tmpdir(), 'farol-bench-'));
+  const file = (name: string): string => join(tempDir!, name);
+
+  // Certificates with the project's own PKI: one CA, the instances' certificate, HAProxy's.
+  const ca = await createCertificateAuthority({ commonName: 'Farol bench CA' });
+  const server = await issueCertificate(ca, { commonName: SERVICE, usage: 'server', ...serverSubjectAltNames([SERVICE]) });
+  const proxy = await issueCertificate(ca, { commonName: 'haproxy', usage: 'server', ...serverSubjectAltNames([]) });
+  await writeFile(file('ca.pem'), ca.certPem);
+  await writeFile(file('cert.pem'), server.certPem);
+  await writeFile(file('key.pem'), server.keyPem, { mode: 0o600 });
+  await writeFile(file('haproxy.pem'), `${proxy.certPem.trimEnd()}\n${proxy.keyPem.trimEnd()}\n`, { mode: 0o600 });
+  await chmod(file('haproxy.pem'), 0o600);
+  const caPem = ca.certPem;
+
+  // One user, added with the project's users API; the password never leaves this process tree's pipes.
+  const password = randomBytes(18).toString('base64url');
+  await addUser(file('users.txt'), USERNAME, password);
+
+  console.error('bench: starting the Consul dev agent…');
+  consulAgent = await startConsulAgent({ caFile: file('ca.pem') });
+  const consulProcesses = (): ServerProcess[] => ownChildrenNamed('consul').map((pid) => ({ name: 'Consul agent', pid }));
+
+  console.error(`bench: starting the baseline server and ${INSTANCES} Farol instances…`);
+  const baseline = startFixture('https-server.ts', 'baseline server', { certFile: file('cert.pem'), keyFile: file('key.pem') });
+  const instances = Array.from({ length: INSTANCES }, (_, i) => {
+    const instance = startFixture('farol-instance.ts', `Farol instance ${i + 1}`, {
+      name: SERVICE,
+      certFile: file('cert.pem'),
+      keyFile: file('key.pem'),
+      usersFile: file('users.txt'),
+      consulAddress: consulAgent!.address,
+      logFile: file(`server-${i + 1}.log`),
+    });
+    instanceChildren.push(instance.child);
+    return instance;
+  });
+  const baselinePort = Number((await baseline.messages.next(60_000, 'its port')).port);
+  const instancePorts = await Promise.all(instances.map(async (instance) => Number((await instance.messages.next(60_000, 'its port')).port)));
+  await waitForPassing(consulAgent.httpAddr, INSTANCES, 60_000);
+
+  const common = { concurrency: CONCURRENCY, warmup: WARMUP, measure: MEASURE, caFile: file('ca.pem'), username: USERNAME, password };
+  const instanceProcesses = (): ServerProcess[] => instances.map((instance, i) => ({ name: `instance ${i + 1}`, pid: instance.pid }));
+  const rows: Row[] = [];
+  const skipped: string[] = [];
+
+  rows.push(
+    await measureRow('baseline: undici Pool → node:https', { ...common, mode: 'pool', origin: `https://127.0.0.1:${baselinePort}` }, () => [
+      { name: 'node:https server', pid: baseline.pid },
+    ]),
+  );
+  rows.push(
+    await measureRow(
+      'Farol: createClient → 3 instances',
+      { ...common, mode: 'farol', consulAddress: consulAgent.address, service: SERVICE, logFile: file('client.log') },
+      () => [...instanceProcesses(), ...consulProcesses()],
+    ),
+  );
+  rows.push(
+    await measureRow(
+      'original: Consul query + new TLS connection per request',
+      { ...common, mode: 'original', consulHttpAddr: consulAgent.httpAddr, service: SERVICE },
+      () => [...instanceProcesses(), ...consulProcesses()],
+    ),
+  );
+
+  if ('skip' in haproxy) {
+    skipped.push(`row 4 (HAProxy): ${haproxy.skip}`);
+    console.error(`bench: skipping the HAProxy row: ${haproxy.skip}`);
+  } else {
+    const port = await freePort();
+    await writeFile(file('haproxy.cfg'), haproxyConfig({ port, pemFile: file('haproxy.pem'), caFile: file('ca.pem'), instancePorts }));
+    const check = spawnSync('haproxy', ['-c', '-q', '-f', file('haproxy.cfg')], { encoding: 'utf8' });
+    if (check.status !== 0) throw new Error(`haproxy rejected its configuration: ${check.stderr || check.stdout}`);
+    const proxyProcess = spawn('haproxy', ['-db', '-f', file('haproxy.cfg')], { stdio: ['ignore', 'ignore', 'inherit'] });
+    children.add(proxyProcess);
+    proxyProcess.once('exit', () => children.delete(proxyProcess));
+    await waitForHttps(`https://127.0.0.1:${port}/health`, caPem, 20_000, proxyProcess);
+    rows.push(
+      await measureRow(
+        `HAProxy (${haproxy.version.replace(/^HAProxy version (\S+).*$/, '$1')}) → 3 instances`,
+        { ...common, mode: 'pool', origin: `https://127.0.0.1:${port}` },
+        () => [{ name: 'HAProxy', pid: proxyProcess.pid! }, ...instanceProcesses()],
+      ),
+    );
+  }
+
+  console.log(
+    `\nnpm run bench: ${MEASURE.requests} requests or ${MEASURE.seconds} s per row (whichever first), ${CONCURRENCY} in flight, ` +
+      `warm-up ${WARMUP.requests} requests or ${WARMUP.seconds} s; Node ${process.version}, ${cpus().length} CPUs, ` +
+      `load average before the run ${loadBefore.map((value) => value.toFixed(2)).join(' ')}`,
+  );
+  printTable(rows, skipped);
+}
+
+const loadBefore = (await import('node:os')).loadavg();
+try {
+  await main();
+} catch (error) {
+  console.error(`bench: ${(error as Error).stack ?? String(error)}`);
+  process.exitCode = 1;
+} finally {
+  await cleanUp();
+}
