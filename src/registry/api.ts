@@ -3,8 +3,9 @@
  * (status, headers, body text), with Consul 1.15.4's routes, status codes, headers and texts.
  * No sockets: server.ts adapts node:http to it, and unit tests call it directly.
  */
+import { createHash } from 'node:crypto';
 import type { CheckUpdateStatus } from '../consul/types.js';
-import { aclDecision, presentedToken, type AclDecision } from './acl.js';
+import { aclDecision, anonymousDenied, presentedToken, type AclDecision } from './acl.js';
 import { blockingTimeoutMs, headerIndex, parseBlockingParams, type IndexWaiters } from './blocking.js';
 import type { Catalog } from './catalog.js';
 import type { CheckRunner } from './checks.js';
@@ -85,6 +86,9 @@ export class RegistryApi {
     this.routes = [
       { prefix: '/v1/agent/service/register', exact: true, method: 'PUT', handler: (r) => this.register(r) },
       { prefix: '/v1/agent/service/deregister/', exact: false, method: 'PUT', handler: (r) => this.deregister(r) },
+      { prefix: '/v1/agent/service/maintenance/', exact: false, method: 'PUT', handler: (r) => this.serviceMaintenance(r) },
+      // After the more specific /v1/agent/service/... routes, as Go's ServeMux prefers the longest pattern.
+      { prefix: '/v1/agent/service/', exact: false, method: 'GET', handler: (r) => this.agentService(r) },
       { prefix: '/v1/agent/services', exact: true, method: 'GET', handler: (r) => this.agentServices(r) },
       { prefix: '/v1/agent/checks', exact: true, method: 'GET', handler: (r) => this.agentChecks(r) },
       { prefix: '/v1/agent/check/pass/', exact: false, method: 'PUT', handler: (r) => this.checkStatus(r, 'passing') },
@@ -106,7 +110,8 @@ export class RegistryApi {
     if (!route) {
       return { status: 404, headers: { 'content-type': TEXT }, body: 'Invalid URL path: not a recognized HTTP API endpoint\n' };
     }
-    const allow = route.method === 'GET' ? 'GET,OPTIONS' : 'OPTIONS,PUT';
+    // Consul lists OPTIONS first, then the route's own methods (agent/http.go).
+    const allow = `OPTIONS,${route.method}`;
     if (req.method === 'OPTIONS') return this.withCommon({ status: 200, headers: { allow }, body: '' });
     if (req.method !== route.method) {
       return this.withCommon({ status: 405, headers: { allow, 'content-type': TEXT }, body: `method ${req.method} not allowed` });
@@ -230,6 +235,57 @@ export class RegistryApi {
     return this.empty();
   }
 
+  /**
+   * PUT /v1/agent/service/maintenance/:id?enable=true|false&reason=... (Consul's
+   * AgentServiceMaintenance): the parameters are checked before the token, the service after it.
+   */
+  private serviceMaintenance(req: ParsedRequest): ApiResponse {
+    if (req.rest === '') throw new RegistryHttpError(400, 'Missing service ID');
+    if (!req.query.has('enable')) throw new RegistryHttpError(400, 'Missing value for enable');
+    const raw = req.query.get('enable') ?? '';
+    const enable = parseBool(raw);
+    if (enable === undefined) throw new RegistryHttpError(400, `Invalid value for enable: ${JSON.stringify(raw)}`);
+    this.rejectUnknownToken(req);
+    const service = this.catalog.getService(req.rest);
+    if (!service) {
+      throw new RegistryHttpError(404, `Unknown service ID ${JSON.stringify(req.rest)}. Ensure that the service ID is passed, not the service name.`);
+    }
+    this.acl(req, 'write', 'service:write', service.name);
+    if (enable) this.catalog.enableServiceMaintenance(service.id, req.query.get('reason') ?? '');
+    else this.catalog.disableServiceMaintenance(service.id);
+    this.waiters.notify();
+    return this.empty();
+  }
+
+  /**
+   * GET /v1/agent/service/:id (Consul's AgentService): the agent's record of one service with a
+   * ContentHash (also sent as X-Consul-ContentHash); `?hash=` blocks until the record's hash
+   * differs from it, for `wait` (default 5m, at most 10m, plus jitter).
+   */
+  private async agentService(req: ParsedRequest): Promise<ApiResponse> {
+    const params = parseBlockingParams(req.query);
+    this.rejectUnknownToken(req);
+    const id = req.rest;
+    const current = (): { hash: string; view: Record<string, unknown> } | undefined => {
+      const service = this.catalog.getService(id);
+      if (!service) return undefined;
+      const { Datacenter, ...view } = agentServiceView(service, this.catalog.node.datacenter);
+      const hash = contentHash(view);
+      return { hash, view: { ...view, ContentHash: hash, Datacenter } };
+    };
+    const hash = req.query.get('hash') ?? '';
+    if (hash !== '') {
+      const timeout = blockingTimeoutMs(params.waitMs, this.random);
+      // IndexWaiters wakes when the index rises above 1: here, when the hash is no longer the one given.
+      await this.waiters.wait(() => ((current()?.hash ?? '') === hash ? 1 : 2), 1, timeout, req.signal);
+    }
+    const found = current();
+    if (!found) throw new RegistryHttpError(404, `unknown service ID: ${id}`);
+    const service = this.catalog.getService(id)!;
+    if (this.acl(req, 'read').outcome === 'filter') throw new RegistryHttpError(403, anonymousDenied('service:read', service.name));
+    return this.json(200, found.view, { 'x-consul-contenthash': found.hash });
+  }
+
   private agentServices(req: ParsedRequest): ApiResponse {
     const filtered = this.acl(req, 'read').outcome === 'filter';
     const out: Record<string, unknown> = {};
@@ -318,4 +374,13 @@ export class RegistryApi {
       true,
     );
   }
+}
+
+/**
+ * A hex digest of an agent service record. Consul hashes the Go struct (hashstructure) and
+ * prints the uint64 with %x, so only the form matches: up to 16 hex digits, no leading zeros.
+ */
+function contentHash(view: Record<string, unknown>): string {
+  const digest = createHash('sha256').update(JSON.stringify(view)).digest('hex').slice(0, 16);
+  return BigInt(`0x${digest}`).toString(16);
 }

@@ -15,7 +15,8 @@
  */
 import type { HealthStatus } from '../consul/types.js';
 
-export type CheckType = 'ttl' | 'http' | 'tcp';
+/** 'maintenance': the critical check service maintenance mode adds (nothing runs it). */
+export type CheckType = 'ttl' | 'http' | 'tcp' | 'maintenance';
 
 export interface ServiceDefinition {
   id: string;
@@ -85,6 +86,16 @@ export type CatalogChange =
 export interface Indexed<T> {
   value: T;
   index: number;
+}
+
+/** Consul's structs.ServiceMaintPrefix: the maintenance check of service X is `_service_maintenance:X`. */
+export const SERVICE_MAINTENANCE_PREFIX = '_service_maintenance:';
+/** Consul's defaultServiceMaintReason (agent/agent.go), the Notes when no reason is given. */
+export const DEFAULT_SERVICE_MAINTENANCE_REASON =
+  'Maintenance mode is enabled for this service, but no reason was provided. This is a default message.';
+
+export function serviceMaintenanceCheckId(serviceId: string): string {
+  return `${SERVICE_MAINTENANCE_PREFIX}${serviceId}`;
 }
 
 /** Consul's agent registers its own "consul" service in the catalog (not on the agent). */
@@ -229,6 +240,55 @@ export class Catalog {
     check.modifyIndex = index;
     this.healthIndexByName.set(check.serviceName, index);
     this.emit({ kind: 'check-updated', checkId });
+    return true;
+  }
+
+  /**
+   * Service maintenance mode on (Consul's Agent.EnableServiceMaintenance): adds the critical
+   * `_service_maintenance:<id>` check, named "Service Maintenance Mode", with the reason as its
+   * Notes. Already on: nothing changes (the first reason stays). False if no such service.
+   */
+  enableServiceMaintenance(serviceId: string, reason: string): boolean {
+    const service = this.services.get(serviceId);
+    if (!service) return false;
+    const checkId = serviceMaintenanceCheckId(serviceId);
+    if (this.checks.has(checkId)) return true;
+    const index = this.bump();
+    addTo(this.checkIdsByService, serviceId, checkId);
+    this.checks.set(checkId, {
+      checkId,
+      name: 'Service Maintenance Mode',
+      type: 'maintenance',
+      status: 'critical',
+      notes: reason === '' ? DEFAULT_SERVICE_MAINTENANCE_REASON : reason,
+      interval: '',
+      timeout: '',
+      intervalMs: 0,
+      timeoutMs: 0,
+      ttlMs: 0,
+      deregisterCriticalAfterMs: 0,
+      serviceId,
+      serviceName: service.name,
+      output: '',
+      syncedOutput: '',
+      createIndex: index,
+      modifyIndex: index,
+    });
+    this.healthIndexByName.set(service.name, index);
+    this.emit({ kind: 'check-updated', checkId });
+    return true;
+  }
+
+  /** Service maintenance mode off: removes the maintenance check (nothing if it is off). False if no such service. */
+  disableServiceMaintenance(serviceId: string): boolean {
+    const service = this.services.get(serviceId);
+    if (!service) return false;
+    const check = this.checks.get(serviceMaintenanceCheckId(serviceId));
+    if (!check) return true;
+    const index = this.bump();
+    this.removeCheck(check);
+    this.healthIndexByName.set(service.name, index);
+    this.emit({ kind: 'check-updated', checkId: check.checkId });
     return true;
   }
 

@@ -106,6 +106,7 @@ export class CheckRunner {
     for (const checkId of [...(this.scheduledByService.get(serviceId) ?? [])]) this.unschedule(checkId);
     for (const check of this.catalog.checksOfService(serviceId)) {
       this.unschedule(check.checkId); // a check ID that moved here from another service
+      if (check.type === 'maintenance') continue; // nothing runs it; it goes when maintenance is disabled
       this.trackCritical(check.checkId);
       const entry: Scheduled = { definition: check, stopped: false, threshold: new StatusThreshold(check) };
       this.scheduled.set(check.checkId, entry);
