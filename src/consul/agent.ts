@@ -1,3 +1,4 @@
+import { isFarolError } from '../errors.js';
 import type { ConsulHttp } from './http.js';
 import type { AgentCheck, AgentService, AgentServiceRegistration, CheckUpdateStatus } from './types.js';
 
@@ -26,6 +27,37 @@ export class AgentApi {
   /** GET /v1/agent/services: the services registered with this agent, by service ID. */
   async services(): Promise<Record<string, AgentService>> {
     return (await this.#http.read<Record<string, AgentService>>({ path: '/v1/agent/services' })).value;
+  }
+
+  /**
+   * GET /v1/agent/service/:service_id: the agent's own record of one service, or undefined when
+   * the agent does not know that ID (Consul answers 404 "unknown service ID: <id>"). A cheap,
+   * local read: the agent answers from its own state without asking the servers.
+   */
+  async service(serviceId: string): Promise<AgentService | undefined> {
+    try {
+      return (await this.#http.read<AgentService>({ path: `/v1/agent/service/${encodeURIComponent(serviceId)}` })).value;
+    } catch (error) {
+      if (isFarolError(error, 'CONSUL_ERROR') && error.details?.status === 404 && /unknown service ID/i.test(error.message)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * PUT /v1/agent/service/maintenance/:service_id?enable=true&reason=...: adds the critical
+   * `_service_maintenance:<id>` check, so the instance leaves every `?passing` answer at once.
+   * Enabling twice keeps the first reason. Consul answers 404 for an unknown service ID.
+   */
+  async enableServiceMaintenance(serviceId: string, reason = ''): Promise<void> {
+    await this.#http.write({
+      path: `/v1/agent/service/maintenance/${encodeURIComponent(serviceId)}`,
+      params: { enable: 'true', ...(reason === '' ? {} : { reason }) },
+    });
+  }
+
+  /** PUT /v1/agent/service/maintenance/:service_id?enable=false: removes the maintenance check (a no-op if none). */
+  async disableServiceMaintenance(serviceId: string): Promise<void> {
+    await this.#http.write({ path: `/v1/agent/service/maintenance/${encodeURIComponent(serviceId)}`, params: { enable: 'false' } });
   }
 
   /** GET /v1/agent/checks: the checks registered with this agent, by check ID. */

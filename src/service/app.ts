@@ -73,6 +73,13 @@ export function buildApp(opts: BuildAppOptions): FarolApp {
     return sendUnauthorized(reply, 401, opts.authenticators[0]!.challenge(), false);
   });
 
+  // While draining, every response closes its connection: a pooled client then opens a new one,
+  // and once the port is closed that fails cleanly (ECONNREFUSED, nothing sent) instead of a reset
+  // of a kept-alive socket in the middle of a request.
+  app.addHook('onSend', async (_request, reply) => {
+    if (instance.draining) reply.header('connection', 'close');
+  });
+
   app.get(HEALTH_PATH, async (_request, reply) => {
     reply.header('cache-control', 'no-store');
     if (instance.draining) return reply.code(503).send({ status: 'draining', instance: instance.instanceId });

@@ -5,11 +5,14 @@ export {
   DEFAULT_PORT,
   DEFAULT_BIND,
   DEFAULT_LOG_FILE,
+  DEFAULT_DRAIN_DELAY_MS,
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  DEFAULT_KEEP_REGISTERED_INTERVAL_MS,
   type ServiceOptions,
   type ResolvedServiceOptions,
   type TlsFiles,
   type HealthCheckKind,
 } from './options.js';
 export type { FarolApp, InstanceView } from './app.js';
-export { buildRegistration, newInstanceId, checkIdFor, heartbeatIntervalMs, type RegistrationInput } from './registration.js';
+export { buildRegistration, newInstanceId, checkIdFor, heartbeatIntervalMs, isUnknownCheck, type RegistrationInput } from './registration.js';
 export { checkServerName, type CheckServerName } from './check-server-name.js';

@@ -32,8 +32,17 @@ export interface ServiceOptions {
   tags?: string[];
   meta?: Record<string, string>;
   check?: { kind?: HealthCheckKind; interval?: string; timeout?: string; deregisterCriticalAfter?: string; ttl?: string };
-  /** Time to let watchers see the instance leave before the server closes. */
-  drain?: { delayMs?: number };
+  /**
+   * Graceful drain on stop(): the instance leaves Consul's passing set at once (maintenance mode),
+   * then `delayMs` (default 3000) lets watchers see that before the port closes; in-flight
+   * requests then get up to `timeoutMs` (default 30000) to finish before their connections are cut.
+   */
+  drain?: { delayMs?: number; timeoutMs?: number };
+  /**
+   * Anti-entropy: every `intervalMs` (default 2000; 0 = off) the host asks its agent whether it
+   * still knows the instance, and registers it again if not (e.g. after an agent restart).
+   */
+  keepRegistered?: { intervalMs?: number };
   /** Audit log file, default logs/server-log.txt (ignored when `logger` is given). */
   logFile?: string;
   logger?: Logger;
@@ -44,11 +53,20 @@ export interface ServiceOptions {
 export const DEFAULT_PORT = 4443;
 export const DEFAULT_BIND = '127.0.0.1';
 export const DEFAULT_LOG_FILE = 'logs/server-log.txt';
+export const DEFAULT_DRAIN_DELAY_MS = 3000;
+export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
+export const DEFAULT_KEEP_REGISTERED_INTERVAL_MS = 2000;
 /** Meta keys Farol writes itself. */
 export const RESERVED_META_KEYS = ['farol_version', 'scheme'] as const;
 
 const duration = z.string().refine((text) => parseGoDuration(text) !== undefined, { error: 'must be a duration like 10s, 1m30s or 500ms' });
 const nonEmpty = z.string().min(1, { error: 'must not be empty' });
+const milliseconds = (max: number) =>
+  z
+    .number({ error: `must be 0-${max} (milliseconds)` })
+    .int({ error: `must be 0-${max} (milliseconds)` })
+    .min(0, { error: `must be 0-${max} (milliseconds)` })
+    .max(max, { error: `must be 0-${max} (milliseconds)` });
 
 const tlsMaterial = z.object({
   cert: nonEmpty,
@@ -111,7 +129,13 @@ const schema = z
       })
       .prefault({}),
     drain: z
-      .strictObject({ delayMs: z.number().int().min(0).max(600_000, { error: 'must be 0-600000' }).default(0) })
+      .strictObject({
+        delayMs: milliseconds(600_000).default(DEFAULT_DRAIN_DELAY_MS),
+        timeoutMs: milliseconds(3_600_000).default(DEFAULT_DRAIN_TIMEOUT_MS),
+      })
+      .prefault({}),
+    keepRegistered: z
+      .strictObject({ intervalMs: milliseconds(3_600_000).default(DEFAULT_KEEP_REGISTERED_INTERVAL_MS) })
       .prefault({}),
     logFile: nonEmpty.optional(),
     logger: z

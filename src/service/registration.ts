@@ -78,14 +78,31 @@ export function heartbeatIntervalMs(ttl: string): number {
   return Math.max(100, Math.floor(ttlMs / 3));
 }
 
+/** Where a failed Consul call came from, for the log. */
+type ConsulCallSource = 'keep_registered' | 'heartbeat';
+
 /**
- * The Consul side of an instance's life: register (and, for a TTL check, keep it passing) and
- * deregister. Kept apart from the HTTP server so drain and anti-entropy can grow here.
+ * The Consul side of an instance's life: register (and, for a TTL check, keep it passing), keep
+ * registered (anti-entropy), leave the passing set (maintenance mode) and deregister.
+ *
+ * Anti-entropy: every `intervalMs` the agent is asked for the instance (GET
+ * /v1/agent/service/:id, answered from the agent's own state). If the agent no longer knows it
+ * (a restarted dev agent comes back empty), the instance registers again, which also restarts
+ * the TTL heartbeat. A heartbeat refused because the agent does not know the check triggers the
+ * same check at once. While Consul cannot be reached, one warning is logged per outage, not one
+ * per attempt, and one info line when it answers again.
  */
 export class ConsulRegistration {
   private heartbeat: NodeJS.Timeout | undefined;
   private heartbeatStopped = true;
+  private heartbeatGeneration = 0;
   private isRegistered = false;
+  private keepActive = false;
+  private keepIntervalMs = 0;
+  private keepTimer: NodeJS.Timeout | undefined;
+  private keepInFlight: Promise<void> | undefined;
+  /** Set while Consul calls fail: the failure was logged once, and its end will be. */
+  private outage: { since: number; source: ConsulCallSource } | undefined;
 
   constructor(
     private readonly consul: ConsulClient,
@@ -116,6 +133,18 @@ export class ConsulRegistration {
     }
   }
 
+  /**
+   * Service maintenance mode: Consul adds a critical `_service_maintenance:<id>` check, so the
+   * instance leaves every `?passing` answer (and wakes blocking watchers) at once.
+   */
+  async enableMaintenance(reason: string): Promise<void> {
+    await this.consul.agent.enableServiceMaintenance(this.serviceId, reason);
+    this.logger.info(
+      { event: 'maintenance_enabled', instance: this.serviceId, consul: this.consul.address, reason },
+      'in maintenance mode: out of the passing set',
+    );
+  }
+
   /** Removes the instance from Consul; an instance Consul no longer knows counts as removed. */
   async deregister(): Promise<void> {
     this.stopHeartbeat();
@@ -134,24 +163,108 @@ export class ConsulRegistration {
     this.heartbeat = undefined;
   }
 
+  /** Starts anti-entropy. intervalMs 0: no periodic check, but a heartbeat refused for an unknown check still re-registers. */
+  startKeepRegistered(intervalMs: number): void {
+    this.keepActive = true;
+    this.keepIntervalMs = intervalMs;
+    if (intervalMs > 0) this.scheduleKeepCheck(intervalMs);
+  }
+
+  /** Stops anti-entropy and waits for a check in flight, so nothing re-registers after this resolves. */
+  async stopKeepRegistered(): Promise<void> {
+    this.keepActive = false;
+    if (this.keepTimer !== undefined) clearTimeout(this.keepTimer);
+    this.keepTimer = undefined;
+    await this.keepInFlight;
+  }
+
+  private scheduleKeepCheck(delayMs: number): void {
+    if (!this.keepActive) return;
+    if (this.keepTimer !== undefined) clearTimeout(this.keepTimer);
+    this.keepTimer = setTimeout(() => {
+      this.keepTimer = undefined;
+      if (this.keepInFlight || !this.keepActive) return;
+      this.keepInFlight = this.keepCheck().finally(() => {
+        this.keepInFlight = undefined;
+        if (this.keepIntervalMs > 0) this.scheduleKeepCheck(this.keepIntervalMs);
+      });
+    }, delayMs);
+    this.keepTimer.unref();
+  }
+
+  /** One anti-entropy round. Never rejects. */
+  private async keepCheck(): Promise<void> {
+    try {
+      const known = await this.consul.agent.service(this.serviceId);
+      if (!this.keepActive) return;
+      if (known !== undefined) {
+        this.consulAnswered(false);
+        return;
+      }
+      await this.register();
+      this.logger.info(
+        { event: 're_registered', instance: this.serviceId, consul: this.consul.address },
+        'the Consul agent had forgotten this instance: registered it again',
+      );
+      this.consulAnswered(true);
+    } catch (error) {
+      if (this.keepActive) this.consulFailed('keep_registered', error);
+    }
+  }
+
+  private consulFailed(source: ConsulCallSource, error: unknown): void {
+    if (this.outage) return;
+    this.outage = { since: Date.now(), source };
+    const unreachable = isFarolError(error, 'CONSUL_UNREACHABLE') || isFarolError(error, 'TIMEOUT');
+    this.logger.warn(
+      {
+        event: unreachable ? 'consul_unreachable' : 'consul_call_failed',
+        instance: this.serviceId,
+        consul: this.consul.address,
+        source,
+        error: (error as Error).message,
+      },
+      unreachable
+        ? 'cannot reach Consul; retrying quietly until it answers'
+        : 'Consul refused a registration call; retrying quietly until it succeeds',
+    );
+  }
+
+  private consulAnswered(reRegistered: boolean): void {
+    if (!this.outage) return;
+    const downMs = Date.now() - this.outage.since;
+    this.outage = undefined;
+    this.logger.info(
+      { event: 'consul_reachable', instance: this.serviceId, consul: this.consul.address, downMs, reRegistered },
+      reRegistered ? 'Consul answers again; registered again' : 'Consul answers again; the registration was intact',
+    );
+  }
+
   private passTtl(): Promise<void> {
     return this.consul.agent.updateTTL(checkIdFor(this.serviceId), 'passing', 'farol heartbeat');
   }
 
   // A chain of timeouts rather than an interval: a slow Consul never gets overlapping updates.
+  // Each chain has its generation, so a chain left over from before a re-registration ends itself.
   private startHeartbeat(periodMs: number): void {
+    this.stopHeartbeat();
     this.heartbeatStopped = false;
+    const generation = ++this.heartbeatGeneration;
+    const current = (): boolean => !this.heartbeatStopped && generation === this.heartbeatGeneration;
     const beat = (): void => {
       this.heartbeat = setTimeout(() => {
         this.passTtl()
+          .then(() => {
+            if (current()) this.consulAnswered(false);
+          })
           .catch((error: unknown) => {
-            this.logger.warn(
-              { event: 'heartbeat_failed', instance: this.serviceId, error: (error as Error).message },
-              'TTL heartbeat failed',
-            );
+            if (!current()) return;
+            // The agent lost the check (restarted empty): re-register now rather than at the next round.
+            if (isUnknownCheck(error) && this.keepActive) this.scheduleKeepCheck(0);
+            else this.consulFailed('heartbeat', error);
           })
           .finally(() => {
-            if (!this.heartbeatStopped) beat();
+            if (current()) beat();
           });
       }, periodMs);
       this.heartbeat.unref();
@@ -163,4 +276,9 @@ export class ConsulRegistration {
 function isUnknownService(error: unknown): boolean {
   if (!isFarolError(error, 'CONSUL_ERROR')) return false;
   return error.details?.status === 404 || /unknown service/i.test(error.message);
+}
+
+/** Consul's answer to a TTL update of a check it does not know: 404 "Unknown check ID ...". */
+export function isUnknownCheck(error: unknown): boolean {
+  return isFarolError(error, 'CONSUL_ERROR') && error.details?.status === 404 && /unknown check/i.test(error.message);
 }

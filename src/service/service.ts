@@ -22,7 +22,12 @@ export interface FarolService {
   readonly app: FarolApp;
   /** Listen, then register in Consul with a health check. A failure leaves nothing running. */
   start(): Promise<void>;
-  /** Drain (health turns 503) -> deregister -> wait drain.delayMs -> close after in-flight requests. Idempotent. */
+  /**
+   * Graceful drain, in order: /health answers 503 and the instance leaves Consul's passing set
+   * (maintenance mode; deregistration if that fails) -> wait drain.delayMs so watchers see it ->
+   * stop accepting connections -> let in-flight requests finish (at most drain.timeoutMs) ->
+   * deregister. Idempotent.
+   */
   stop(opts?: { reason?: string }): Promise<void>;
 }
 
@@ -117,6 +122,7 @@ class Service implements FarolService, InstanceView {
         throw error;
       }
       this.registration = registration;
+      registration.startKeepRegistered(this.opts.keepRegistered.intervalMs);
     }
     this.logger.info(
       { event: 'started', service: this.name, instance: this.instanceId, url: this.url, registered: consul !== undefined },
@@ -154,22 +160,75 @@ class Service implements FarolService, InstanceView {
 
   private async drainAndClose(reason: string): Promise<void> {
     await this.starting?.catch(() => undefined);
+    const began = performance.now();
+    const since = (): number => Math.round(performance.now() - began);
+    const { delayMs, timeoutMs } = this.opts.drain;
+    const registration = this.registration;
+    const log = { instance: this.instanceId };
     this.draining = true;
-    this.logger.info({ event: 'stopping', instance: this.instanceId, reason }, 'service stopping');
-    if (this.registration) {
+    this.logger.info({ event: 'drain_started', ...log, reason, delayMs, registered: registration !== undefined }, 'draining');
+
+    // (a) Out of the passing set at once. Nothing may re-register from here on.
+    if (registration) {
+      await registration.stopKeepRegistered();
+      registration.stopHeartbeat();
       try {
-        await this.registration.deregister();
+        await registration.enableMaintenance(`farol: draining (${reason})`);
       } catch (error) {
-        // The check turns critical once the port closes and Consul reaps it after DeregisterCriticalServiceAfter.
         this.logger.warn(
-          { event: 'deregister_failed', instance: this.instanceId, error: (error as Error).message },
-          'could not deregister from Consul',
+          { event: 'maintenance_failed', ...log, error: (error as Error).message },
+          'could not enter maintenance mode: deregistering instead',
         );
+        await this.deregister(registration);
       }
     }
-    if (this.opts.drain.delayMs > 0) await sleep(this.opts.drain.delayMs);
-    await this.app.close();
+
+    // (b) Let watchers see it. /health answers 503 meanwhile, for pollers that do not read Consul.
+    this.logger.info({ event: 'drain_wait', ...log, delayMs }, `waiting ${delayMs} ms for watchers to see the instance leave`);
+    if (delayMs > 0) await sleep(delayMs);
+
+    // (c) + (d) Stop accepting, finish in-flight requests (idle keep-alive sockets close at once).
+    const forced = await this.closeServer(timeoutMs);
+    this.logger.info({ event: 'drain_closed', ...log, forced, ms: since() }, 'stopped accepting; in-flight requests done');
+
+    // (e) Gone from Consul.
+    if (registration?.registered) await this.deregister(registration);
     await this.ownedConsul?.close();
-    this.logger.info({ event: 'stopped', instance: this.instanceId, reason }, 'service stopped');
+    this.logger.info({ event: 'stopped', ...log, reason, ms: since() }, 'service stopped');
+  }
+
+  private async deregister(registration: ConsulRegistration): Promise<void> {
+    try {
+      await registration.deregister();
+    } catch (error) {
+      // The check turns critical once the port closes and Consul reaps it after DeregisterCriticalServiceAfter.
+      this.logger.warn(
+        { event: 'deregister_failed', instance: this.instanceId, error: (error as Error).message },
+        'could not deregister from Consul',
+      );
+    }
+  }
+
+  /** Closes the server; connections still busy after timeoutMs are cut. Resolves to whether that happened. */
+  private async closeServer(timeoutMs: number): Promise<boolean> {
+    const closed = this.app.close();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<true>((resolve) => {
+      timer = setTimeout(() => resolve(true), timeoutMs);
+    });
+    // Responses started before the drain carry no `Connection: close`; their sockets go once idle.
+    const sweep = setInterval(() => this.app.server.closeIdleConnections(), 100);
+    const forced = await Promise.race([closed.then(() => false as const), timedOut]);
+    clearTimeout(timer);
+    clearInterval(sweep);
+    if (forced) {
+      this.logger.warn(
+        { event: 'drain_forced', instance: this.instanceId, timeoutMs },
+        `in-flight requests still running after ${timeoutMs} ms: closing their connections`,
+      );
+      this.app.server.closeAllConnections();
+      await closed;
+    }
+    return forced;
   }
 }

@@ -105,6 +105,15 @@ describe('farol serve', () => {
     assert.equal(await runServe([...common(), '--check-interval', 'often']).done, 2);
   });
 
+  it('exits 2 on a bad --drain-delay or --drain-timeout, naming the flag', async () => {
+    const delay = runServe([...common(), '--drain-delay', 'soon']);
+    assert.equal(await delay.done, 2);
+    assert.match(delay.stderr(), /^farol: invalid --drain-delay "soon": must be a duration like 3s or 500ms\n/);
+    const timeout = runServe([...common(), '--drain-timeout', '-1s']);
+    assert.equal(await timeout.done, 2);
+    assert.match(timeout.stderr(), /invalid --drain-timeout "-1s"/);
+  });
+
   it('exits 8 when the certificates are missing, with one line, a hint and no stack trace', async () => {
     const run = runServe(['--service', 'api', '--port', '0', '--certs', join(dir, 'no-certs'), '--users', usersFile, '--no-register',
       '--log-file', join(dir, 'logs', 'server-log.txt')]);
@@ -137,21 +146,26 @@ describe('farol serve', () => {
     }
   });
 
-  it('prints one line when ready, serves, and exits 0 after SIGTERM', async () => {
-    const run = runServe(common());
+  it('prints one line when ready, serves, and exits 0 after SIGTERM, once --drain-delay has passed', async () => {
+    const run = runServe([...common(), '--drain-delay', '300ms']);
     const [, instance, url] = await waitFor('the ready line', () =>
       run.stdout().match(/^farol: serving api instance (api-[0-9a-f]{8}) at (https:\/\/127\.0\.0\.1:\d+) \(not registered in Consul\)\n$/),
     );
     const agent = new Agent({ connect: { ca: pki.caPem } });
+    let signalled = 0;
     try {
       const response = await httpsGet(agent, `${url}/`, { authorization: basic('alice', password) });
       assert.equal(response.status, 200);
       assert.equal(response.json().instance, instance);
+      signalled = performance.now();
+      process.emit('SIGTERM', 'SIGTERM');
+      const health = await httpsGet(agent, `${url}/health`);
+      assert.equal(health.status, 503, 'draining during the delay');
     } finally {
       await agent.close();
     }
-    process.emit('SIGTERM', 'SIGTERM');
     assert.equal(await run.done, 0);
+    assert.ok(performance.now() - signalled >= 280, 'exits only after the drain delay');
     assert.equal(run.stderr(), '');
   });
 });

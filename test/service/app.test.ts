@@ -57,6 +57,7 @@ describe('service host over HTTPS with basic auth (standalone, no Consul)', () =
       usersFile: await writeUsers(dir, { alice: password }),
       consul: false,
       logFile,
+      drain: { delayMs: 0 },
       routes: (app) => {
         app.get('/boom', async () => {
           throw new Error('kaboom with internal detail');

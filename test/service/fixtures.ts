@@ -1,7 +1,7 @@
 /** Real certificates, users files and HTTPS calls for the service tests (no fakes). */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -101,6 +101,28 @@ export async function logLines(
       .filter((line) => line.trim() !== '')
       .map((line) => JSON.parse(line) as Record<string, unknown>);
     if (ready(lines) || Date.now() > deadline) return { lines, raw };
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** Whether a new TCP connection to 127.0.0.1:port is refused (the listening socket is closed). */
+export function refusesConnections(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED'));
+  });
+}
+
+/** Polls `probe` every 25 ms until it holds; resolves to whether it did within `timeoutMs`. */
+export async function until(probe: () => Promise<boolean> | boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    if (await probe()) return true;
+    if (performance.now() > deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }

@@ -25,7 +25,8 @@ describe('service options', () => {
     assert.deepEqual(resolved.tags, []);
     assert.deepEqual(resolved.meta, {});
     assert.deepEqual(resolved.check, { kind: 'https', interval: '10s', timeout: '5s', deregisterCriticalAfter: '1m', ttl: '15s' });
-    assert.deepEqual(resolved.drain, { delayMs: 0 });
+    assert.deepEqual(resolved.drain, { delayMs: 3000, timeoutMs: 30_000 });
+    assert.deepEqual(resolved.keepRegistered, { intervalMs: 2000 });
   });
 
   it('advertises 127.0.0.1 when bound to every interface, and the bind address otherwise', () => {
@@ -47,7 +48,10 @@ describe('service options', () => {
     assert.match(messageOf({ ...valid, meta: { 'bad key': 'x' } }), /^invalid service option meta\.bad key: keys must be/);
     assert.match(messageOf({ ...valid, tls: { certFile: 'c.pem' } }), /^invalid service option tls: /);
     assert.equal(messageOf({ ...valid, prot: 1 }), 'invalid service option prot: unknown option');
-    assert.equal(messageOf({ ...valid, drain: { delayMs: -5 } }).startsWith('invalid service option drain.delayMs:'), true);
+    assert.equal(messageOf({ ...valid, drain: { delayMs: -5 } }), 'invalid service option drain.delayMs: must be 0-600000 (milliseconds)');
+    assert.equal(messageOf({ ...valid, drain: { timeoutMs: 1.5 } }), 'invalid service option drain.timeoutMs: must be 0-3600000 (milliseconds)');
+    assert.equal(messageOf({ ...valid, keepRegistered: { intervalMs: '2s' } }), 'invalid service option keepRegistered.intervalMs: must be 0-3600000 (milliseconds)');
+    assert.equal(messageOf({ ...valid, keepRegistered: { every: 1 } }), 'invalid service option keepRegistered.every: unknown option');
   });
 
   it('needs exactly one of usersFile and authenticators', () => {

@@ -36,6 +36,8 @@ describe('service lifecycle', () => {
     usersFile,
     consul: false,
     logFile: join(dir, 'logs', 'server-log.txt'),
+    // The default (3 s) is for production; these tests stop many services.
+    drain: { delayMs: 0 },
     ...overrides,
   });
 

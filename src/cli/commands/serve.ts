@@ -1,11 +1,21 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { ConsulClient, consulOptionsFromEnv } from '../../consul/index.js';
+import { ConsulClient, consulOptionsFromEnv, parseGoDuration } from '../../consul/index.js';
 import { FarolError } from '../../errors.js';
 import { createLogger } from '../../log/logger.js';
 import { CERT_FILE_NAMES } from '../../pki/index.js';
-import { checkServerName, createService, DEFAULT_BIND, DEFAULT_LOG_FILE, DEFAULT_PORT, stopOnSignals, type FarolService } from '../../service/index.js';
+import {
+  checkServerName,
+  createService,
+  DEFAULT_BIND,
+  DEFAULT_DRAIN_DELAY_MS,
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  DEFAULT_LOG_FILE,
+  DEFAULT_PORT,
+  stopOnSignals,
+  type FarolService,
+} from '../../service/index.js';
 import { ExitCode, type ExitCodeValue } from '../exit-codes.js';
 import { action, type CliContext } from '../run.js';
 
@@ -23,6 +33,8 @@ interface ServeFlags {
   check: string;
   checkInterval: string;
   deregisterAfter: string;
+  drainDelay: string;
+  drainTimeout: string;
   consul?: string;
   register: boolean;
   logFile: string;
@@ -50,6 +62,17 @@ function parsePort(text: string): number {
     });
   }
   return Number(text);
+}
+
+/** A --drain-* flag: a Go duration ("3s", "500ms", "0s") as milliseconds. */
+function parseDrainDuration(flag: string, text: string): number {
+  const ms = parseGoDuration(text);
+  if (ms === undefined || ms < 0) {
+    throw new FarolError('CONFIG_INVALID', `invalid --${flag} ${JSON.stringify(text)}: must be a duration like 3s or 500ms`, {
+      hint: '0s turns the wait off',
+    });
+  }
+  return Math.round(ms);
 }
 
 function parseCheckKind(text: string): 'https' | 'ttl' {
@@ -89,6 +112,8 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
     .option('--check <kind>', 'health check: https (Consul calls /health) or ttl (heartbeats)', 'https')
     .option('--check-interval <duration>', 'https: how often Consul checks; ttl: the TTL', '10s')
     .option('--deregister-after <duration>', 'Consul removes an instance critical for this long', '1m')
+    .option('--drain-delay <duration>', 'on SIGTERM: time between leaving Consul\'s passing set and closing the port', `${DEFAULT_DRAIN_DELAY_MS / 1000}s`)
+    .option('--drain-timeout <duration>', 'on SIGTERM: longest wait for in-flight requests once the port is closed', `${DEFAULT_DRAIN_TIMEOUT_MS / 1000}s`)
     .option('--consul <address>', 'Consul agent address (env CONSUL_HTTP_ADDR, default 127.0.0.1:8500)')
     .option('--no-register', 'do not register in Consul (standalone)')
     .option('--log-file <file>', 'audit log file', DEFAULT_LOG_FILE)
@@ -101,6 +126,7 @@ async function serve(flags: ServeFlags, ctx: CliContext): Promise<ExitCodeValue>
   const port = parsePort(flags.port);
   const kind = parseCheckKind(flags.check);
   const tls = tlsFiles(flags, env);
+  const drain = { delayMs: parseDrainDuration('drain-delay', flags.drainDelay), timeoutMs: parseDrainDuration('drain-timeout', flags.drainTimeout) };
   const logger = createLogger({ name: 'server', file: flags.logFile });
   const consul = flags.register
     ? new ConsulClient({ ...consulOptionsFromEnv(env), ...(flags.consul !== undefined ? { address: flags.consul } : {}), logger })
@@ -120,6 +146,7 @@ async function serve(flags: ServeFlags, ctx: CliContext): Promise<ExitCodeValue>
       meta,
       check: kind === 'ttl' ? { kind, ttl: flags.checkInterval, deregisterCriticalAfter: flags.deregisterAfter }
         : { kind, interval: flags.checkInterval, deregisterCriticalAfter: flags.deregisterAfter },
+      drain,
       logger,
     });
     if (consul && kind === 'https') {

@@ -12,9 +12,6 @@ import { describeWithConsul } from '../../support/describe-with-consul.js';
 import { issueTestPki, tempDir, writeServerFiles, writeUsers, type TestPki } from '../../service/fixtures.js';
 import { eventually, rawHealth, type RawHealthEntry } from '../../support/consul-health.js';
 
-
-
-
 function instanceCheck(entry: RawHealthEntry, instanceId: string): RawHealthEntry['Checks'][number] | undefined {
   return entry.Checks.find((check) => check.ServiceID === instanceId);
 }
@@ -42,6 +39,7 @@ describeWithConsul('service registration in a real Consul', (getAgent) => {
     consul: { address: getAgent().address },
     logFile: join(dir, 'logs', 'server-log.txt'),
     check: { interval: '1s', timeout: '1s' },
+    drain: { delayMs: 0 },
     ...overrides,
   });
 
