@@ -83,7 +83,7 @@ export interface BalancerOptions {
   failurePenaltyMs?: number;
 }
 
-export const DEFAULT_PEAK_EWMA = { decayMs: 10_000, initialLatencyMs: 1, failurePenaltyMs: 1_000 } as const;
+export const DEFAULT_PEAK_EWMA = { decayMs: 10_000, initialLatencyMs: 1, failurePenaltyMs: 0 } as const;
 
 /** random() forced into [0, 1): NaN, infinities and strays still give a usable draw. */
 function draw(random: RandomSource): number {
@@ -274,8 +274,10 @@ export function leastRequestBalancer(random: RandomSource = Math.random): Balanc
  * - A sample above the current estimate replaces it at once (peak sensitive: one slow
  *   response is enough to shed traffic); a lower one pulls the estimate toward itself with
  *   weight 1 - exp(-Δt/τ), Δt the time since the previous sample.
- * - A failed request counts as max(its latency, failurePenaltyMs), so a failing instance that
- *   answers fast (connection refused, instant 503) loses traffic instead of winning it.
+ * - A failed request counts as max(its latency, failurePenaltyMs). The default penalty is 0:
+ *   failures are the outlier detector's to judge (a fast-failing instance is ejected after a
+ *   few tries), because a penalty far above the fleet's latency decays for about a minute and
+ *   starves the instance of the very requests that would show whether it has recovered.
  * - An instance without samples costs initialLatencyMs × (outstanding + 1): a new instance is
  *   cheap, so it gets traffic at once and earns a real estimate.
  * - While an instance gets no samples its estimate is read as decaying toward zero

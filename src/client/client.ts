@@ -1,17 +1,24 @@
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { CredentialProvider } from '../auth/index.js';
 import { ConsulClient, consulOptionsFromEnv, type ConsulClientOptions } from '../consul/index.js';
 import { FarolError } from '../errors.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { loadCaBundle } from '../pki/index.js';
-import { createBalancer, type Balancer, type BalancerKind } from './balancer.js';
+import { createBalancer, DEFAULT_BALANCER, type Balancer, type BalancerKind } from './balancer.js';
 import { createDiscovery } from './discovery.js';
+import type { ServedSetOptions } from './served-set.js';
 import { hostPort, type Instance } from './instance.js';
+import { OutlierDetector, type OutlierOptions } from './outlier.js';
 import { InstancePools, serverNameFor, type PoolTarget } from './pools.js';
-import { requestFailureToFarolError } from './tls-errors.js';
+import { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
+import { isIdempotentMethod, isRetryableStatus, parseRetryAfter, retryDelayMs } from './retry-policy.js';
+import { errorCode, requestFailureToFarolError } from './tls-errors.js';
 
 export const DEFAULT_CLIENT_LOG_FILE = 'logs/client-log.txt';
 export const DEFAULT_TIMEOUT_MS = 10_000;
+export const DEFAULT_RETRIES = 2;
+export const DEFAULT_CONNECTIONS_PER_INSTANCE = 32;
 
 export interface ClientOptions {
   /** A client to share (not closed by this one), or options for a new one; default: Consul's environment variables. */
@@ -21,9 +28,29 @@ export interface ClientOptions {
   credentials?: CredentialProvider;
   /** TLS name to verify; '{service}' is replaced by the service name. Default: the instance's registered address. */
   serverName?: string;
+  /** Default 'peak-ewma'. */
   balancer?: BalancerKind;
-  /** Per request, default 10000. */
+  /** Per try, default 10000. */
   timeoutMs?: number;
+  /** For the whole call, retries included. Default: timeoutMs × (retries + 1). */
+  deadlineMs?: number;
+  /** Further tries after the first, each on another instance. Default 2. */
+  retries?: number;
+  /** Statuses retried (idempotent methods only). Default: 5xx except 501 and 505. */
+  retryOn?: readonly number[];
+  /**
+   * Also retry POST, PATCH... after a failure that may have reached the instance. Default false:
+   * such requests are retried only when they certainly were not sent (connection refused...).
+   */
+  retryNonIdempotent?: boolean;
+  /** Caps retries to a share of the traffic, so retries cannot amplify an outage. */
+  retryBudget?: Partial<Omit<RetryBudgetOptions, 'now'>>;
+  /** Ejection of instances that keep failing. */
+  outlier?: Partial<Omit<OutlierOptions, 'now'>>;
+  /** Most connections open to one instance at once. Default 32. */
+  connectionsPerInstance?: number;
+  /** How long the last known instances serve while Consul is unreachable (see ServedSet). */
+  freshness?: Partial<ServedSetOptions>;
   /** Default logs/client-log.txt, unless a logger is given. */
   logFile?: string;
   logger?: Logger;
@@ -42,7 +69,10 @@ export interface CallResult {
   headers: Record<string, string | string[] | undefined>;
   body: string;
   instance: { id: string; address: string; port: number };
+  /** Of the whole call, retries and their pauses included. */
   latencyMs: number;
+  /** How many instances were tried (1 when the first answer was kept). */
+  attempts: number;
 }
 
 export interface FarolClient {
@@ -54,27 +84,53 @@ export interface FarolClient {
   close(): Promise<void>;
 }
 
+/** What a service needs the client to remember: its balancer, ejections and rest periods. */
+interface ServiceState {
+  balancer: Balancer;
+  outliers: OutlierDetector;
+  /** Instances that answered 503 with Retry-After, until when (performance.now ms). */
+  resting: Map<string, number>;
+  panic: boolean;
+}
+
+type Attempt =
+  | { kind: 'response'; result: CallResult; retryable: boolean; retryAfterMs: number | undefined }
+  | { kind: 'failure'; error: FarolError; retryable: boolean };
+
 export function createClient(opts: ClientOptions): FarolClient {
-  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-    throw new FarolError('CONFIG_INVALID', `timeoutMs must be a positive number of milliseconds, got ${String(opts.timeoutMs)}`, {
-      hint: 'pass a timeout such as 10000 (10 s)',
+  const timeoutMs = positive(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, 'timeoutMs', 'pass a timeout such as 10000 (10 s)');
+  const retries = opts.retries ?? DEFAULT_RETRIES;
+  if (!Number.isInteger(retries) || retries < 0 || retries > 10) {
+    throw new FarolError('CONFIG_INVALID', `retries must be a whole number from 0 to 10, got ${String(opts.retries)}`, {
+      hint: 'pass retries: 2 (up to two more instances are tried)',
     });
   }
+  const deadlineMs = positive(opts.deadlineMs ?? timeoutMs * (retries + 1), 'deadlineMs', 'pass a deadline such as 30000 (30 s)');
+  const connections = positive(opts.connectionsPerInstance ?? DEFAULT_CONNECTIONS_PER_INSTANCE, 'connectionsPerInstance', 'pass e.g. 32');
   const logger = opts.logger ?? createLogger({ name: 'client', file: opts.logFile ?? DEFAULT_CLIENT_LOG_FILE });
   const ownsConsul = !(opts.consul instanceof ConsulClient);
   const consul =
     opts.consul instanceof ConsulClient
       ? opts.consul
       : new ConsulClient({ logger, ...(opts.consul ?? consulOptionsFromEnv(process.env)) });
-  const balancers = new Map<string, Balancer>();
+  const balancerKind = opts.balancer ?? DEFAULT_BALANCER;
+  const services = new Map<string, ServiceState>();
+  const budget = new RetryBudget(opts.retryBudget);
   let pools: Promise<InstancePools> | undefined;
   let closed = false;
 
   const discovery = createDiscovery({
     consul,
     logger,
-    onChange: () => {
+    ...(opts.freshness ? { freshness: opts.freshness } : {}),
+    onChange: (service, instances) => {
+      const state = services.get(service);
+      if (state) {
+        const ids = new Set(instances.map((i) => i.id));
+        state.balancer.forget(ids);
+        state.outliers.forget(ids);
+        for (const id of state.resting.keys()) if (!ids.has(id)) state.resting.delete(id);
+      }
       void pools?.then((ready) => ready.retainOnly(currentTargets()), () => undefined);
     },
   });
@@ -88,61 +144,183 @@ export function createClient(opts: ClientOptions): FarolClient {
   }
 
   function instancePools(): Promise<InstancePools> {
-    pools ??= loadCa(opts.ca).then((ca) => new InstancePools({ ca, connectTimeoutMs: timeoutMs }));
+    pools ??= loadCa(opts.ca).then((ca) => new InstancePools({ ca, connectTimeoutMs: timeoutMs, connections }));
     return pools;
   }
 
-  function balancerFor(service: string): Balancer {
-    let balancer = balancers.get(service);
-    if (!balancer) {
-      balancer = createBalancer(opts.balancer ?? 'round-robin');
-      balancers.set(service, balancer);
+  function stateFor(service: string): ServiceState {
+    let state = services.get(service);
+    if (!state) {
+      state = {
+        balancer: createBalancer(balancerKind),
+        outliers: new OutlierDetector(opts.outlier),
+        resting: new Map(),
+        panic: false,
+      };
+      services.set(service, state);
     }
-    return balancer;
+    return state;
+  }
+
+  /**
+   * The instances to balance over, less the ejected (unless too many are) and those resting after a
+   * 503 with Retry-After. When every one is resting, all of them, and how long until the first wakes.
+   */
+  function usable(service: string, state: ServiceState, instances: readonly Instance[]): { instances: readonly Instance[]; wakeInMs: number } {
+    const available = state.outliers.available(instances);
+    if (available.panic !== state.panic) {
+      state.panic = available.panic;
+      if (available.panic) {
+        logger.warn(
+          { event: 'panic', service, ejected: available.ejected, passing: instances.length },
+          `too many instances of '${service}' are ejected; balancing over all ${instances.length} passing instances`,
+        );
+      } else logger.info({ event: 'panic_over', service }, `'${service}' has enough healthy instances again`);
+    }
+    const now = performance.now();
+    const awake = available.instances.filter((i) => (state.resting.get(i.id) ?? 0) <= now);
+    if (awake.length > 0 || available.instances.length === 0) return { instances: awake, wakeInMs: 0 };
+    const firstWake = Math.min(...available.instances.map((i) => state.resting.get(i.id) ?? now));
+    return { instances: available.instances, wakeInMs: Math.max(0, firstWake - now) };
+  }
+
+  async function attempt(
+    ready: InstancePools,
+    service: string,
+    state: ServiceState,
+    instance: Instance,
+    request: { method: string; path: string; headers: Record<string, string>; body: string | Uint8Array | null },
+    tryTimeoutMs: number,
+    callerSignal: AbortSignal | undefined,
+  ): Promise<Attempt> {
+    const serverName = serverNameFor(instance, opts.serverName);
+    const facts = { service, instance: instance.id, address: instance.address, port: instance.port, method: request.method, path: request.path };
+    const timeout = AbortSignal.timeout(tryTimeoutMs);
+    const signal = callerSignal ? AbortSignal.any([timeout, callerSignal]) : timeout;
+    const done = state.balancer.start(instance);
+    const started = performance.now();
+    try {
+      const response = await ready.poolFor({ instance, serverName }).request({
+        ...request,
+        signal,
+        headersTimeout: tryTimeoutMs,
+        bodyTimeout: tryTimeoutMs,
+      });
+      const body = await response.body.text();
+      const latencyMs = elapsed(started);
+      const failed = response.statusCode >= 500;
+      done({ latencyMs, ok: !failed });
+      if (failed) noteFailure(service, state, instance.id);
+      else state.outliers.recordSuccess(instance.id);
+      const retryAfterMs = response.statusCode === 503 ? parseRetryAfter(response.headers['retry-after'], Date.now()) : undefined;
+      if (retryAfterMs !== undefined) state.resting.set(instance.id, performance.now() + retryAfterMs);
+      logger.info({ event: 'call', ...facts, status: response.statusCode, latencyMs }, `${request.method} ${request.path} -> ${response.statusCode}`);
+      return {
+        kind: 'response',
+        result: {
+          status: response.statusCode,
+          headers: response.headers,
+          body,
+          instance: { id: instance.id, address: instance.address, port: instance.port },
+          latencyMs,
+          attempts: 1,
+        },
+        retryable: isRetryableStatus(response.statusCode, opts.retryOn) && (isIdempotentMethod(request.method) || opts.retryNonIdempotent === true),
+        retryAfterMs,
+      };
+    } catch (caught) {
+      const latencyMs = elapsed(started);
+      done({ latencyMs, ok: false });
+      if (callerSignal?.aborted) {
+        return { kind: 'failure', error: new FarolError('ABORTED', `the call to '${service}' was aborted`, { cause: caught }), retryable: false };
+      }
+      const error = timeout.aborted
+        ? new FarolError('TIMEOUT', `'${service}' at ${hostPort(instance)} did not answer within ${tryTimeoutMs < timeoutMs ? `the ${deadlineMs} ms deadline of the call` : `${timeoutMs} ms`}`, {
+            hint: 'raise --timeout, or check the load and the logs of that instance',
+            details: { service, target: hostPort(instance) },
+          })
+        : requestFailureToFarolError(caught, { service, target: hostPort(instance), expectedName: serverName ?? instance.address, timeoutMs: tryTimeoutMs });
+      noteFailure(service, state, instance.id);
+      logger.warn({ event: 'call_failed', ...facts, code: error.code, error: error.message, latencyMs }, error.message);
+      const neverSent = NEVER_SENT.has(errorCode(caught) ?? '');
+      return { kind: 'failure', error, retryable: neverSent || isIdempotentMethod(request.method) || opts.retryNonIdempotent === true };
+    }
+  }
+
+  function noteFailure(service: string, state: ServiceState, id: string): void {
+    const ejection = state.outliers.recordFailure(id);
+    if (ejection) {
+      logger.warn(
+        { event: 'ejected', service, instance: id, durationMs: ejection.durationMs, ejections: ejection.ejectionCount },
+        `instance ${id} of '${service}' ejected for ${ejection.durationMs} ms after consecutive failures`,
+      );
+    }
   }
 
   async function call(service: string, callOpts: CallOptions = {}): Promise<CallResult> {
     if (closed) throw new FarolError('ABORTED', 'this Farol client has been closed', { hint: 'create a new client with createClient()' });
     const method = (callOpts.method ?? 'GET').toUpperCase();
     const path = normalisePath(callOpts.path);
-    const ready = await instancePools();
-    const instance = balancerFor(service).pick(await discovery.passingInstances(service));
-    if (!instance) throw await discovery.noHealthyInstanceError(service);
-
-    const serverName = serverNameFor(instance, opts.serverName);
-    const target = hostPort(instance);
-    const headers = await requestHeaders(callOpts.headers, opts.credentials);
-    const facts = { service, instance: instance.id, address: instance.address, port: instance.port, method, path };
     const started = performance.now();
-    try {
-      const response = await ready.poolFor({ instance, serverName }).request({
-        method,
-        path,
-        headers,
-        body: callOpts.body ?? null,
-        signal: callOpts.signal ?? null,
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-      });
-      const body = await response.body.text();
-      const latencyMs = elapsed(started);
-      logger.info({ event: 'call', ...facts, status: response.statusCode, latencyMs }, `${method} ${path} -> ${response.statusCode}`);
-      return {
-        status: response.statusCode,
-        headers: response.headers,
-        body,
-        instance: { id: instance.id, address: instance.address, port: instance.port },
-        latencyMs,
-      };
-    } catch (error) {
-      const failure = requestFailureToFarolError(error, {
-        service,
-        target,
-        expectedName: serverName ?? instance.address,
-        timeoutMs,
-      });
-      logger.warn({ event: 'call_failed', ...facts, code: failure.code, error: failure.message, latencyMs: elapsed(started) }, failure.message);
-      throw failure;
+    const deadline = started + deadlineMs;
+    const ready = await instancePools();
+    const headers = await requestHeaders(callOpts.headers, opts.credentials);
+    const request = { method, path, headers, body: callOpts.body ?? null };
+    const state = stateFor(service);
+    const tried = new Set<string>();
+    budget.deposit();
+
+    let last: Attempt | undefined;
+    for (let tryNumber = 1; ; tryNumber += 1) {
+      const candidates = usable(service, state, await discovery.passingInstances(service));
+      if (last !== undefined && candidates.wakeInMs > 0) {
+        // Every instance asked for a rest (503 + Retry-After): wait for the first, if the deadline allows.
+        if (performance.now() + candidates.wakeInMs >= deadline) return finish(last, tryNumber - 1, 'deadline');
+        await sleep(candidates.wakeInMs);
+      }
+      const instance = state.balancer.pick(candidates.instances, tried);
+      if (!instance) {
+        if (last !== undefined) return finish(last, tryNumber - 1, 'no instance left');
+        throw await discovery.noHealthyInstanceError(service);
+      }
+      tried.add(instance.id);
+      const remaining = deadline - performance.now();
+      const tryTimeoutMs = Math.max(1, Math.ceil(Math.min(timeoutMs, remaining)));
+      const outcome = await attempt(ready, service, state, instance, request, tryTimeoutMs, callOpts.signal);
+      last = outcome;
+
+      const pauseMs = outcome.kind === 'response' && outcome.retryAfterMs !== undefined ? 0 : retryDelayMs(tryNumber);
+      const stopReason = !outcome.retryable
+        ? undefined
+        : tryNumber > retries
+          ? 'no retries left'
+          : performance.now() + pauseMs >= deadline
+            ? 'deadline'
+            : !budget.tryWithdraw()
+              ? 'retry budget spent'
+              : null;
+      if (stopReason !== null) return finish(outcome, tryNumber, stopReason);
+      logger.info(
+        {
+          event: 'retry',
+          service,
+          instance: instance.id,
+          tries: tryNumber,
+          reason: outcome.kind === 'failure' ? outcome.error.code : outcome.result.status,
+          pauseMs,
+        },
+        `retrying ${method} ${path} on another instance of '${service}'`,
+      );
+      if (pauseMs > 0) await sleep(pauseMs);
+    }
+
+    /** The last outcome becomes the call's: a FarolError thrown, or the response returned. */
+    function finish(outcome: Attempt, tries: number, stopReason: string | undefined): CallResult {
+      if (outcome.retryable && stopReason !== undefined && stopReason !== 'no retries left') {
+        logger.warn({ event: 'retry_refused', service, tries, reason: stopReason }, `not retrying ${method} ${path}: ${stopReason}`);
+      }
+      if (outcome.kind === 'failure') throw outcome.error;
+      return { ...outcome.result, latencyMs: elapsed(started), attempts: tries };
     }
   }
 
@@ -162,6 +340,16 @@ export function createClient(opts: ClientOptions): FarolClient {
       logger.flush();
     },
   };
+}
+
+/** Failures that happen before any byte of the request can have reached the instance. */
+const NEVER_SENT = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+function positive(value: number, name: string, hint: string): number {
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new FarolError('CONFIG_INVALID', `${name} must be a positive number, got ${String(value)}`, { hint });
+  }
+  return value;
 }
 
 async function loadCa(ca: ClientOptions['ca']): Promise<string> {
@@ -195,3 +383,4 @@ function normalisePath(path: string | undefined): string {
 function elapsed(started: number): number {
   return Math.round((performance.now() - started) * 10) / 10;
 }
+

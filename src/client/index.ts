@@ -1,4 +1,10 @@
-export { createClient, DEFAULT_CLIENT_LOG_FILE, DEFAULT_TIMEOUT_MS } from './client.js';
+export { createClient, DEFAULT_CLIENT_LOG_FILE, DEFAULT_TIMEOUT_MS, DEFAULT_RETRIES, DEFAULT_CONNECTIONS_PER_INSTANCE } from './client.js';
+export { repeatCalls } from './repeat.js';
+export type { RepeatOptions } from './repeat.js';
+export { summarize, formatReport, percentile } from './load-report.js';
+export type { CallSample, LoadReport } from './load-report.js';
+export { ServedSet, DEFAULT_SERVED_SET_OPTIONS } from './served-set.js';
+export type { ServedSetOptions } from './served-set.js';
 export type { ClientOptions, CallOptions, CallResult, FarolClient } from './client.js';
 export { instancesFromEntries, instanceOrigin, hostPort } from './instance.js';
 export type { Instance, InstanceSource } from './instance.js';

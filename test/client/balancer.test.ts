@@ -382,10 +382,19 @@ describe('peak-EWMA balancer', () => {
     assert.deepEqual([...countPicks(cautious, set, 30).keys()], ['api-0']);
   });
 
-  it('counts a fast failure as failurePenaltyMs (default 1 s), so a failing instance loses traffic', () => {
+  it('counts a failure as its observed latency by default: judging failures is outlier ejection\'s job', () => {
     const c = clock();
     const set = instances(2);
     const balancer = peakEwmaBalancer({ random: seeded(3), now: c.now });
+    sample(balancer, set[0] as Instance, 2, false);
+    sample(balancer, set[1] as Instance, 300);
+    assert.deepEqual([...countPicks(balancer, set, 30).keys()], ['api-0']);
+  });
+
+  it('counts a fast failure as failurePenaltyMs when one is set, so a failing instance loses traffic', () => {
+    const c = clock();
+    const set = instances(2);
+    const balancer = peakEwmaBalancer({ random: seeded(3), now: c.now, failurePenaltyMs: 1_000 });
     sample(balancer, set[0] as Instance, 2, false); // connection refused in 2 ms
     sample(balancer, set[1] as Instance, 300);
     assert.deepEqual([...countPicks(balancer, set, 30).keys()], ['api-1']);
@@ -420,7 +429,7 @@ describe('peak-EWMA balancer', () => {
   it('probes an idle instance again after a while: its estimate decays toward zero (τ = decayMs)', () => {
     const c = clock();
     const set = instances(2);
-    const balancer = peakEwmaBalancer({ random: seeded(6), now: c.now });
+    const balancer = peakEwmaBalancer({ random: seeded(6), now: c.now, failurePenaltyMs: 1_000 });
     sample(balancer, set[0] as Instance, 5, false); // 1000 ms penalty
     sample(balancer, set[1] as Instance, 20);
     c.advance(1_000);
@@ -430,7 +439,7 @@ describe('peak-EWMA balancer', () => {
     sample(balancer, set[1] as Instance, 20);
     assert.equal(balancer.pick(set)?.id, 'api-0');
 
-    const slowDecay = peakEwmaBalancer({ random: seeded(6), now: c.now, decayMs: 600_000 });
+    const slowDecay = peakEwmaBalancer({ random: seeded(6), now: c.now, decayMs: 600_000, failurePenaltyMs: 1_000 });
     sample(slowDecay, set[0] as Instance, 5, false);
     c.advance(60_000);
     sample(slowDecay, set[1] as Instance, 20);

@@ -138,7 +138,7 @@ describeWithConsul('client against a real Consul agent', (getAgent) => {
     await register(service, `${service}-b`, second);
     await waitForHealth(consul, service, { registered: 2, passing: 2 });
 
-    const farol = client();
+    const farol = client({ balancer: 'round-robin' });
     const seen: string[] = [];
     for (let i = 0; i < 6; i += 1) seen.push((await farol.call(service)).instance.id);
     assert.equal(first.requests.length, 3);
@@ -271,9 +271,102 @@ describeWithConsul('client against a real Consul agent', (getAgent) => {
     await register(service, `${service}-1`, server);
     await waitForHealth(consul, service, { registered: 1, passing: 1 });
 
-    const error = await rejection(client({ timeoutMs: 300 }).call(service));
+    const error = await rejection(client({ timeoutMs: 300, retries: 0 }).call(service));
     assert.equal(error.code, 'TIMEOUT');
     assert.match(error.message, /300 ms/);
+  });
+
+  it('stops trying again at the deadline of the call, whatever retries are left', async () => {
+    const service = uniqueServiceName('api');
+    const server = await serve(pki.server, () => undefined);
+    await register(service, `${service}-1`, server);
+    await waitForHealth(consul, service, { registered: 1, passing: 1 });
+
+    const started = Date.now();
+    const error = await rejection(client({ timeoutMs: 300, retries: 5, deadlineMs: 500 }).call(service));
+    assert.equal(error.code, 'TIMEOUT');
+    assert.match(error.message, /500 ms deadline/);
+    assert.ok(Date.now() - started < 2000, 'the call ended near its deadline');
+    assert.ok(server.requests.length >= 2 && server.requests.length <= 3, `tried ${server.requests.length} times within the deadline`);
+  });
+
+  it('retries an idempotent call on another instance after a 5xx, and ejects the instance that keeps failing', async () => {
+    const service = uniqueServiceName('api');
+    const sick = await serve(pki.server, (_req, res) => {
+      res.statusCode = 500;
+      res.end('boom');
+    });
+    const well = await serve(pki.server, answerWithInstance('well'));
+    await register(service, `${service}-sick`, sick);
+    await register(service, `${service}-well`, well);
+    await waitForHealth(consul, service, { registered: 2, passing: 2 });
+
+    const farol = client({ balancer: 'round-robin' }, 'retry-log.txt');
+    const results = [];
+    for (let i = 0; i < 12; i += 1) results.push(await farol.call(service));
+    assert.ok(results.every((r) => r.status === 200 && r.instance.id === `${service}-well`), 'every call ended on the healthy instance');
+    assert.ok(results.some((r) => r.attempts === 2), 'some calls needed a second try');
+    assert.equal(sick.requests.length, 3, 'the sick instance got three calls, then was ejected');
+    const events = (await readFile(join(logDir.path, 'retry-log.txt'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.ok(events.some((e) => e.event === 'ejected' && e.instance === `${service}-sick`), 'the ejection is logged');
+    assert.ok(events.some((e) => e.event === 'retry'), 'the retries are logged');
+  });
+
+  it('returns the 500 of a POST as it is: a request that reached an instance is not sent twice', async () => {
+    const service = uniqueServiceName('api');
+    const sick = await serve(pki.server, (_req, res) => {
+      res.statusCode = 500;
+      res.end('boom');
+    });
+    await register(service, `${service}-sick`, sick);
+    await register(service, `${service}-well`, await serve(pki.server, answerWithInstance('well')));
+    await waitForHealth(consul, service, { registered: 2, passing: 2 });
+
+    const farol = client({ balancer: 'round-robin' });
+    const results = [await farol.call(service, { method: 'POST', body: 'x' }), await farol.call(service, { method: 'POST', body: 'x' })];
+    const failed = results.find((r) => r.instance.id === `${service}-sick`);
+    assert.equal(failed?.status, 500);
+    assert.equal(failed?.attempts, 1);
+    assert.equal(sick.requests.length, 1);
+  });
+
+  it('retries even a POST on another instance when the connection was refused (it was never sent)', async () => {
+    const service = uniqueServiceName('api');
+    registered.push(await registerInstance(consul, { service, id: `${service}-gone`, port: await closedLoopbackPort(), status: 'passing' }));
+    const well = await serve(pki.server, answerWithInstance('well'));
+    await register(service, `${service}-well`, well);
+    await waitForHealth(consul, service, { registered: 2, passing: 2 });
+
+    const farol = client({ balancer: 'round-robin' });
+    for (let i = 0; i < 4; i += 1) {
+      const result = await farol.call(service, { method: 'POST', body: 'x' });
+      assert.equal(result.status, 200);
+      assert.equal(result.instance.id, `${service}-well`);
+    }
+    assert.equal(well.requests.length, 4, 'each POST reached the healthy instance exactly once');
+  });
+
+  it('waits out Retry-After when every instance has asked for a rest, then tries again', async () => {
+    const service = uniqueServiceName('api');
+    let calls = 0;
+    const busy = await serve(pki.server, (_req, res) => {
+      calls += 1;
+      if (calls === 1) {
+        res.statusCode = 503;
+        res.setHeader('retry-after', '1');
+        res.end('busy');
+        return;
+      }
+      res.end('ok now');
+    });
+    await register(service, `${service}-1`, busy);
+    await waitForHealth(consul, service, { registered: 1, passing: 1 });
+
+    const started = Date.now();
+    const result = await client().call(service);
+    assert.equal(result.status, 200);
+    assert.equal(result.attempts, 2);
+    assert.ok(Date.now() - started >= 900, `the retry waited for Retry-After (${Date.now() - started} ms)`);
   });
 
   it('fails with REQUEST_FAILED when a passing instance refuses connections', async () => {
