@@ -286,6 +286,32 @@ describeWithConsul('farol call against a real Consul agent', (getAgent) => {
     assert.match(broken.stderr, /500 Internal Server Error/);
   });
 
+  it('makes N calls with --repeat and prints which instance answered them, the failures and percentiles', async () => {
+    const outcome = await call(['/hello', '--user', 'bob', '--repeat', '20', '--concurrency', '4', '--balancer', 'least-request', '--retries', '1'], {
+      FAROL_PASSWORD: 'right-password',
+    });
+    assert.equal(outcome.code, ExitCode.OK, outcome.stderr);
+    assert.match(outcome.stdout, /^20 requests in \d+\.\d\d s \(\d+\/s\), 0 failed, 0 retried$/m);
+    assert.match(outcome.stdout, /^latency p50 \d+\.\d ms {2}p90 \d+\.\d ms {2}p99 \d+\.\d ms {2}max \d+\.\d ms$/m);
+    assert.match(outcome.stdout, new RegExp(`^  ${service}-1a2b +20 +100\\.0%$`, 'm'));
+  });
+
+  it('exits non-zero with --repeat when any call failed', async () => {
+    const outcome = await call(['/broken', '--user', 'bob', '--repeat', '3', '--retries', '0'], { FAROL_PASSWORD: 'right-password' });
+    assert.equal(outcome.code, ExitCode.REQUEST_FAILED);
+    assert.match(outcome.stdout, /^failed: 3 × HTTP 500$/m);
+    assert.match(outcome.stderr, /^farol: 3 of 3 calls to '.*' failed$/m);
+  });
+
+  it('exits 2 naming the flag for a bad --balancer, --retries or --repeat', async () => {
+    for (const args of [['--balancer', 'fastest'], ['--retries', '-1'], ['--repeat', '0']]) {
+      const outcome = await call(args, {});
+      assert.equal(outcome.code, ExitCode.USAGE, outcome.stderr);
+      assert.match(outcome.stderr, new RegExp(`^farol: ${args[0]} `, 'm'));
+      assertOneLineErrorWithHint(outcome.stderr);
+    }
+  });
+
   it('exits 3 when the service has no passing instance', async () => {
     const outcome = await farolCall([uniqueServiceName('nobody'), '--ca', caFile, '--log-file', join(dir.path, 'client-log.txt')], {
       CONSUL_HTTP_ADDR: getAgent().address,

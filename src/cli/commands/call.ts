@@ -1,7 +1,18 @@
 import { STATUS_CODES } from 'node:http';
 import type { Command } from 'commander';
 import { basicCredentials, type CredentialProvider } from '../../auth/index.js';
-import { createClient, DEFAULT_CLIENT_LOG_FILE, hostPort, type CallResult } from '../../client/index.js';
+import {
+  BALANCER_KINDS,
+  createClient,
+  DEFAULT_BALANCER,
+  DEFAULT_CLIENT_LOG_FILE,
+  DEFAULT_RETRIES,
+  formatReport,
+  hostPort,
+  repeatCalls,
+  type BalancerKind,
+  type CallResult,
+} from '../../client/index.js';
 import { consulOptionsFromEnv } from '../../consul/index.js';
 import { FarolError } from '../../errors.js';
 import { ExitCode, type ExitCodeValue } from '../exit-codes.js';
@@ -17,8 +28,33 @@ interface CallFlags {
   header: string[];
   consul?: string;
   timeout: string;
+  balancer: string;
+  retries: string;
+  repeat?: string;
+  concurrency: string;
   logFile: string;
   json?: boolean;
+}
+
+/** Parses a whole-number flag within [min, max]. */
+export function parseCountFlag(flag: string, text: string, min: number, max: number): number {
+  const value = /^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
+  if (!(value >= min && value <= max)) {
+    throw new FarolError('CONFIG_INVALID', `${flag} ${JSON.stringify(text)} is not a whole number from ${min} to ${max}`, {
+      hint: `write it as ${flag} ${min === 0 ? 2 : Math.min(max, 10)}`,
+    });
+  }
+  return value;
+}
+
+export function parseBalancerFlag(text: string): BalancerKind {
+  const kind = BALANCER_KINDS.find((k) => k === text.trim());
+  if (!kind) {
+    throw new FarolError('CONFIG_INVALID', `--balancer ${JSON.stringify(text)} is not a balancer Farol has`, {
+      hint: `use one of ${BALANCER_KINDS.join(', ')}`,
+    });
+  }
+  return kind;
 }
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -104,7 +140,11 @@ export function registerCallCommand(program: Command, ctx: CliContext): void {
     .option('--data <body>', 'request body')
     .option('--header <header>', "request header 'Name: value' (repeatable)", (value: string, all: string[]) => [...all, value], [])
     .option('--consul <addr>', 'Consul HTTP address (default: $CONSUL_HTTP_ADDR or 127.0.0.1:8500)')
-    .option('--timeout <duration>', 'per-request timeout', '10s')
+    .option('--timeout <duration>', 'timeout of each try', '10s')
+    .option('--balancer <kind>', `how an instance is chosen: ${BALANCER_KINDS.join(', ')}`, DEFAULT_BALANCER)
+    .option('--retries <n>', 'further tries on other instances after a failure (idempotent methods only)', String(DEFAULT_RETRIES))
+    .option('--repeat <n>', 'make N calls and print which instance answered, the failures and latency percentiles')
+    .option('--concurrency <c>', 'calls in flight at once with --repeat', '1')
     .option('--log-file <file>', 'client log file', DEFAULT_CLIENT_LOG_FILE)
     .option('--json', 'print status, headers, body and instance as one JSON object')
     .action(
@@ -112,6 +152,10 @@ export function registerCallCommand(program: Command, ctx: CliContext): void {
         const env = ctx.io.env;
         const headers = Object.fromEntries(flags.header.map(parseHeaderFlag));
         const timeoutMs = parseTimeoutFlag(flags.timeout);
+        const balancer = parseBalancerFlag(flags.balancer);
+        const retries = parseCountFlag('--retries', flags.retries, 0, 10);
+        const repeat = flags.repeat === undefined ? undefined : parseCountFlag('--repeat', flags.repeat, 1, 10_000_000);
+        const concurrency = parseCountFlag('--concurrency', flags.concurrency, 1, 10_000);
         const method = (flags.method ?? (flags.data === undefined ? 'GET' : 'POST')).toUpperCase();
         const user = flags.user ?? (env.FAROL_USER || undefined);
         const credentials = await credentialsFor(user, ctx);
@@ -122,15 +166,22 @@ export function registerCallCommand(program: Command, ctx: CliContext): void {
           ...(credentials ? { credentials } : {}),
           ...(flags.serverName ? { serverName: flags.serverName } : {}),
           timeoutMs,
+          balancer,
+          retries,
           logFile: flags.logFile,
         });
+        const callOptions = { method, path, headers, ...(flags.data === undefined ? {} : { body: flags.data }) };
         try {
-          const result = await client.call(service, {
-            method,
-            path,
-            headers,
-            ...(flags.data === undefined ? {} : { body: flags.data }),
-          });
+          if (repeat !== undefined) {
+            const report = await repeatCalls(client, service, { requests: repeat, concurrency, call: callOptions });
+            if (flags.json) ctx.io.stdout(`${JSON.stringify(report)}\n`);
+            else ctx.io.stdout(formatReport(report));
+            if (report.failed === 0) return ExitCode.OK;
+            throw new FarolError('REQUEST_FAILED', `${report.failed} of ${report.requests} calls to '${service}' failed`, {
+              hint: 'see the failures above and the client log',
+            });
+          }
+          const result = await client.call(service, callOptions);
           if (flags.json) ctx.io.stdout(`${JSON.stringify(result)}\n`);
           else if (result.body !== '') ctx.io.stdout(result.body.endsWith('\n') ? result.body : `${result.body}\n`);
           ctx.io.stderr(summary(result));
