@@ -110,6 +110,8 @@ export async function startDemo(options: DemoOptions): Promise<DemoSystem> {
       consul,
       ca: { caFile },
       credentials: basicCredentials(user, password),
+      // The demo's point is to show every instance answering; peak-EWMA would favour the fastest.
+      balancer: 'round-robin',
       logger: createLogger({ name: 'client', file: options.clientLogFile }),
     });
 
