@@ -255,25 +255,21 @@ export class Catalog {
     if (this.checks.has(checkId)) return true;
     const index = this.bump();
     addTo(this.checkIdsByService, serviceId, checkId);
-    this.checks.set(checkId, {
+    this.checks.set(
       checkId,
-      name: 'Service Maintenance Mode',
-      type: 'maintenance',
-      status: 'critical',
-      notes: reason === '' ? DEFAULT_SERVICE_MAINTENANCE_REASON : reason,
-      interval: '',
-      timeout: '',
-      intervalMs: 0,
-      timeoutMs: 0,
-      ttlMs: 0,
-      deregisterCriticalAfterMs: 0,
-      serviceId,
-      serviceName: service.name,
-      output: '',
-      syncedOutput: '',
-      createIndex: index,
-      modifyIndex: index,
-    });
+      agentOwnedCheck({
+        checkId,
+        name: 'Service Maintenance Mode',
+        type: 'maintenance',
+        status: 'critical',
+        notes: reason === '' ? DEFAULT_SERVICE_MAINTENANCE_REASON : reason,
+        serviceId,
+        serviceName: service.name,
+        output: '',
+        createIndex: index,
+        modifyIndex: index,
+      }),
+    );
     this.healthIndexByName.set(service.name, index);
     this.emit({ kind: 'check-updated', checkId });
     return true;
@@ -332,25 +328,18 @@ export class Catalog {
 
   /** The node's own serf check, always passing in a single-process registry. */
   serfCheck(): CheckState {
-    return {
+    return agentOwnedCheck({
       checkId: SERF_CHECK_ID,
       name: 'Serf Health Status',
       type: 'ttl',
       status: 'passing',
       notes: '',
-      interval: '',
-      timeout: '',
-      intervalMs: 0,
-      timeoutMs: 0,
-      ttlMs: 0,
-      deregisterCriticalAfterMs: 0,
       serviceId: '',
       serviceName: '',
       output: 'Agent alive and reachable',
-      syncedOutput: 'Agent alive and reachable',
       createIndex: this.nodeCreateIndex,
       modifyIndex: this.nodeCreateIndex,
-    };
+    });
   }
 
   nodeIndexes(): { createIndex: number; modifyIndex: number } {
@@ -424,4 +413,11 @@ function sameCheck(old: CheckState, def: CheckDefinition, service: ServiceDefini
     if (JSON.stringify(oldRest[key]) !== JSON.stringify(value)) return false;
   }
   return old.serviceName === service.name && old.serviceId === service.id;
+}
+
+/** A check the agent keeps itself (serf health, maintenance mode): nothing runs it, so it has no timings. */
+function agentOwnedCheck(
+  fields: Pick<CheckState, 'checkId' | 'name' | 'type' | 'status' | 'notes' | 'serviceId' | 'serviceName' | 'output' | 'createIndex' | 'modifyIndex'>,
+): CheckState {
+  return { ...fields, interval: '', timeout: '', intervalMs: 0, timeoutMs: 0, ttlMs: 0, deregisterCriticalAfterMs: 0, syncedOutput: fields.output };
 }

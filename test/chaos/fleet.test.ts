@@ -46,6 +46,18 @@ async function waitPassing(agent: ConsulAgent, service: string, ids: string[], t
   await eventually(`${service} passing = ${wanted}`, async () => ((await passingIds(agent, service)).join(',') === wanted ? true : undefined), timeoutMs);
 }
 
+/** The client under test, with its log captured in memory. */
+function chaosClient(agent: ConsulAgent, log: ReturnType<typeof logCapture>): FarolClient {
+  return createClient({
+    consul: { address: agent.address },
+    ca: { caFile: files.caFile },
+    credentials: basicCredentials('chaos', PASSWORD),
+    serverName: 'localhost',
+    timeoutMs: 2000,
+    logger: createLogger({ name: 'client', destination: log }),
+  });
+}
+
 describeWithConsul(
   'chaos: a fleet behind one client, against a real Consul',
   (getAgent) => {
@@ -59,14 +71,7 @@ describeWithConsul(
       fleet = await Promise.all([0, 1, 2].map(() => startInstance(config)));
       await waitPassing(getAgent(), SERVICE, fleet.map((i) => i.id));
       log = logCapture();
-      client = createClient({
-        consul: { address: getAgent().address },
-        ca: { caFile: files.caFile },
-        credentials: basicCredentials('chaos', PASSWORD),
-        serverName: 'localhost',
-        timeoutMs: 2000,
-        logger: createLogger({ name: 'client', destination: log }),
-      });
+      client = chaosClient(getAgent(), log);
     });
 
     after(async () => {
@@ -170,14 +175,7 @@ describeWithConsul(
       fleet = await Promise.all(([{ FAROL_CHAOS_FAIL_RATIO: '0.5' }, {}, {}] as Record<string, string>[]).map((env) => startInstance(config, env)));
       await waitPassing(getAgent(), FLAKY_SERVICE, fleet.map((i) => i.id));
       log = logCapture();
-      client = createClient({
-        consul: { address: getAgent().address },
-        ca: { caFile: files.caFile },
-        credentials: basicCredentials('chaos', PASSWORD),
-        serverName: 'localhost',
-        timeoutMs: 2000,
-        logger: createLogger({ name: 'client', destination: log }),
-      });
+      client = chaosClient(getAgent(), log);
     });
 
     after(async () => {

@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { startRegistry, type RunningRegistry } from '../../src/registry/index.js';
-import { createService, type FarolService, type ServiceOptions } from '../../src/service/index.js';
-import { basic, httpsGet, issueTestPki, logLines, refusesConnections, tempDir, until, writeUsers, type TestPki } from './fixtures.js';
+import { type FarolService, type ServiceOptions } from '../../src/service/index.js';
+import { basic, httpsGet, issueTestPki, logLines, refusesConnections, serviceStarter, slowRoute, tempDir, until, writeUsers, type TestPki } from './fixtures.js';
 
 const password = 'correct horse battery staple';
 
@@ -52,21 +52,11 @@ describe('service drain and anti-entropy (embedded registry)', () => {
     consul: { address: registry.address, timeoutMs: 1000 },
     check: { kind: 'ttl', ttl: '10s' },
     drain: { delayMs: 0 },
-    routes: (app) => {
-      app.get('/slow', async (req) => {
-        await sleep(Number((req.query as { ms?: string }).ms ?? '0'));
-        return { done: true };
-      });
-    },
+    routes: slowRoute,
     ...overrides,
   });
 
-  async function started(overrides: Partial<ServiceOptions>): Promise<FarolService> {
-    const service = await createService(options(overrides));
-    running.push(service);
-    await service.start();
-    return service;
-  }
+  const started = serviceStarter(options, running);
 
   before(async () => {
     dir = await tempDir();

@@ -4,10 +4,13 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { request, type Agent } from 'undici';
 import { addUser } from '../../src/auth/index.js';
 import { createCertificateAuthority, issueCertificate, serverSubjectAltNames, type PemPair } from '../../src/pki/index.js';
+import type { FastifyInstance } from 'fastify';
+import { createService, type FarolService, type ServiceOptions } from '../../src/service/index.js';
 
 export function tempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'farol-service-'));
@@ -125,4 +128,25 @@ export async function until(probe: () => Promise<boolean> | boolean, timeoutMs: 
     if (performance.now() > deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
+}
+
+/** GET /slow?ms=N answers after N ms: a request that is still in flight when a drain begins. */
+export function slowRoute(app: FastifyInstance): void {
+  app.get('/slow', async (req) => {
+    await sleep(Number((req.query as { ms?: string }).ms ?? '0'));
+    return { done: true };
+  });
+}
+
+/** Creates and starts a service from `options(overrides)`, keeping it in `running` for afterEach to stop. */
+export function serviceStarter(
+  options: (overrides: Partial<ServiceOptions>) => ServiceOptions,
+  running: FarolService[],
+): (overrides?: Partial<ServiceOptions>) => Promise<FarolService> {
+  return async (overrides = {}) => {
+    const service = await createService(options(overrides));
+    running.push(service);
+    await service.start();
+    return service;
+  };
 }

@@ -1,25 +1,14 @@
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile, rm } from 'node:fs/promises';
-import { connect, createServer, type Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { Agent } from 'undici';
 import { isFarolError } from '../../src/errors.js';
 import { createService, stopOnSignals, type FarolService, type ServiceOptions } from '../../src/service/index.js';
-import { basic, closedPort, generateSeedCertificate, httpsGet, issueTestPki, tempDir, writeUsers, type TestPki } from './fixtures.js';
+import { basic, closedPort, generateSeedCertificate, httpsGet, issueTestPki, refusesConnections, serviceStarter, tempDir, writeUsers, type TestPki } from './fixtures.js';
 
 const password = 'correct horse battery staple';
-
-function refusesConnections(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED'));
-  });
-}
 
 describe('service lifecycle', () => {
   let dir: string;
@@ -41,12 +30,7 @@ describe('service lifecycle', () => {
     ...overrides,
   });
 
-  async function started(overrides: Partial<ServiceOptions> = {}): Promise<FarolService> {
-    const service = await createService(options(overrides));
-    running.push(service);
-    await service.start();
-    return service;
-  }
+  const started = serviceStarter(options, running);
 
   before(async () => {
     dir = await tempDir();

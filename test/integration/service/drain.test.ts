@@ -10,10 +10,10 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent } from 'undici';
-import { createService, type FarolService, type ServiceOptions } from '../../../src/service/index.js';
+import { type FarolService, type ServiceOptions } from '../../../src/service/index.js';
 import { describeWithConsul } from '../../support/describe-with-consul.js';
 import { rawHealth } from '../../support/consul-health.js';
-import { basic, httpsGet, issueTestPki, logLines, refusesConnections, tempDir, until, writeUsers, type TestPki } from '../../service/fixtures.js';
+import { basic, httpsGet, issueTestPki, logLines, refusesConnections, serviceStarter, slowRoute, tempDir, until, writeUsers, type TestPki } from '../../service/fixtures.js';
 
 const password = 'correct horse battery staple';
 let dir: string;
@@ -40,21 +40,11 @@ describeWithConsul('service drain and anti-entropy in a real Consul', (getAgent)
     logFile: join(dir, 'logs', 'server-log.txt'),
     check: { interval: '1s', timeout: '1s' },
     drain: { delayMs: 0 },
-    routes: (app) => {
-      app.get('/slow', async (req) => {
-        await sleep(Number((req.query as { ms?: string }).ms ?? '0'));
-        return { done: true };
-      });
-    },
+    routes: slowRoute,
     ...overrides,
   });
 
-  async function started(overrides: Partial<ServiceOptions> = {}): Promise<FarolService> {
-    const service = await createService(options(overrides));
-    running.push(service);
-    await service.start();
-    return service;
-  }
+  const started = serviceStarter(options, running);
 
   const passingIds = async (name = 'api'): Promise<string[]> => (await rawHealth(getAgent(), name, true)).map((e) => e.Service.ID);
   const allIds = async (name = 'api'): Promise<string[]> => (await rawHealth(getAgent(), name, false)).map((e) => e.Service.ID);

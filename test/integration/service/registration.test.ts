@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createCertificateAuthority, issueCertificate } from '../../../src/pki/index.js';
-import { createService, type FarolService, type ServiceOptions } from '../../../src/service/index.js';
+import { type FarolService, type ServiceOptions } from '../../../src/service/index.js';
 import { describeWithConsul } from '../../support/describe-with-consul.js';
-import { issueTestPki, tempDir, writeServerFiles, writeUsers, type TestPki } from '../../service/fixtures.js';
+import { issueTestPki, serviceStarter, tempDir, writeServerFiles, writeUsers, type TestPki } from '../../service/fixtures.js';
 import { eventually, rawHealth, type RawHealthEntry } from '../../support/consul-health.js';
 
 function instanceCheck(entry: RawHealthEntry, instanceId: string): RawHealthEntry['Checks'][number] | undefined {
@@ -43,12 +43,7 @@ describeWithConsul('service registration in a real Consul', (getAgent) => {
     ...overrides,
   });
 
-  async function started(overrides: Partial<ServiceOptions> = {}): Promise<FarolService> {
-    const service = await createService(options(overrides));
-    running.push(service);
-    await service.start();
-    return service;
-  }
+  const started = serviceStarter(options, running);
 
   async function passingEntry(name: string, instanceId: string): Promise<RawHealthEntry> {
     return eventually(`${instanceId} passing`, async () => (await rawHealth(getAgent(), name, true)).find((e) => e.Service.ID === instanceId));
