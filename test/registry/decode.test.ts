@@ -86,11 +86,6 @@ describe('service registration decoding', () => {
     for (const [body, text] of cases) assert.deepEqual(refusal(() => decodeRegistration(body)), { status: 400, body: text }, body);
   });
 
-  it('never verifies TLS less: TLSSkipVerify is refused', () => {
-    const { body } = refusal(() => decodeRegistration('{"Name":"w","Check":{"HTTP":"https://x","Interval":"5s","TLSSkipVerify":true}}'));
-    assert.match(body, /^Invalid check: .*TLSSkipVerify/);
-  });
-
   it('never throws anything but a 400 on arbitrary input', () => {
     fc.assert(
       fc.property(fc.oneof(fc.string(), fc.json()), (text) => {
