@@ -3,6 +3,7 @@
  * send twice, which statuses are worth another instance, how to read `Retry-After`, and the
  * jittered backoff between attempts. Whether a retry may go at all is the RetryBudget's call.
  */
+import { backoffDelay } from '../consul/index.js';
 
 /** RFC 9110 §9.2.2: methods whose intended effect is the same if sent once or many times. */
 export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
@@ -134,18 +135,15 @@ export const DEFAULT_RETRY_DELAY = { baseMs: 25, maxMs: 1_000 } as const;
 /**
  * Delay before retry `attempt` (1 = the first retry), ms: exponential backoff with full jitter
  * (AWS Architecture Blog, "Exponential Backoff And Jitter"), uniform in
- * [0, min(maxMs, baseMs × 2^(attempt-1))). Whole milliseconds.
+ * [0, min(maxMs, baseMs × 2^(attempt-1))), as the Consul watch backs off (consul/backoff.ts), with
+ * defaults sized for a retry on another instance.
  */
 export function retryDelayMs(attempt: number, options: RetryDelayOptions = {}): number {
-  const baseMs = nonNegative(options.baseMs, DEFAULT_RETRY_DELAY.baseMs);
-  const maxMs = nonNegative(options.maxMs, DEFAULT_RETRY_DELAY.maxMs);
-  const random = options.random ?? Math.random;
-  const exponent = Number.isNaN(attempt) ? 0 : Math.max(0, Math.floor(attempt) - 1);
-  // 2^exponent is Infinity for huge attempts; Math.min keeps the cap (and 0 × Infinity is NaN).
-  const ceiling = baseMs === 0 ? 0 : Math.min(maxMs, baseMs * 2 ** exponent);
-  const r = random();
-  const fraction = Number.isFinite(r) ? Math.min(Math.max(r, 0), 1) : 0;
-  return Math.min(Math.floor(fraction * ceiling), Math.max(0, Math.ceil(ceiling) - 1));
+  return backoffDelay(attempt, {
+    baseMs: nonNegative(options.baseMs, DEFAULT_RETRY_DELAY.baseMs),
+    maxMs: nonNegative(options.maxMs, DEFAULT_RETRY_DELAY.maxMs),
+    ...(options.random ? { random: options.random } : {}),
+  });
 }
 
 function nonNegative(value: number | undefined, fallback: number): number {

@@ -18,14 +18,17 @@ export const DEFAULT_BACKOFF = { baseMs: 250, maxMs: 10_000 } as const;
 export function backoffCeiling(attempt: number, options: BackoffOptions = {}): number {
   const baseMs = options.baseMs ?? DEFAULT_BACKOFF.baseMs;
   const maxMs = options.maxMs ?? DEFAULT_BACKOFF.maxMs;
-  const exponent = Math.max(0, Math.floor(attempt) - 1);
+  if (!(baseMs > 0)) return 0;
+  const exponent = Number.isNaN(attempt) ? 0 : Math.max(0, Math.floor(attempt) - 1);
   // 2^exponent overflows to Infinity for huge attempts; Math.min keeps the cap.
   return Math.max(0, Math.min(maxMs, baseMs * 2 ** exponent));
 }
 
-/** Delay in milliseconds before retry `attempt` (1 = the first retry). */
+/** Delay in whole milliseconds before retry `attempt` (1 = the first retry), below the ceiling. */
 export function backoffDelay(attempt: number, options: BackoffOptions = {}): number {
   const random = options.random ?? Math.random;
-  const fraction = Math.min(Math.max(random(), 0), 1);
-  return Math.floor(fraction * backoffCeiling(attempt, options));
+  const ceiling = backoffCeiling(attempt, options);
+  const r = random();
+  const fraction = Number.isFinite(r) ? Math.min(Math.max(r, 0), 1) : 0;
+  return Math.min(Math.floor(fraction * ceiling), Math.max(0, Math.ceil(ceiling) - 1));
 }
