@@ -3,6 +3,12 @@ import { FarolError } from '../errors.js';
 /** Supplies the Authorization header value for an outgoing request (undefined: send none). */
 export interface CredentialProvider {
   authorization(): Promise<string | undefined>;
+  /**
+   * Called when a server answered 401 to the given Authorization value (e.g. RFC 6750
+   * error="invalid_token"): a provider that can obtain fresh credentials drops the rejected ones,
+   * so the next authorization() fetches new ones. The client then retries once.
+   */
+  invalidate?(rejected: string): void;
 }
 
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;

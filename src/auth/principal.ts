@@ -10,6 +10,21 @@ export interface Principal {
 export interface AuthRequest {
   headers: Record<string, string | string[] | undefined>;
   remoteAddress?: string;
+  /** The TLS connection the request came on, when the listener asked for client certificates. */
+  tls?: PeerTls;
+}
+
+/**
+ * What the TLS layer knows about the caller. `authorized` is Node's own verdict on the chain
+ * against the configured client CA (tls.TLSSocket#authorized); an authenticator must refuse a
+ * certificate it did not authorize.
+ */
+export interface PeerTls {
+  authorized: boolean;
+  /** Node's reason when not authorized, e.g. CERT_HAS_EXPIRED or UNABLE_TO_VERIFY_LEAF_SIGNATURE. */
+  authorizationError?: string;
+  /** The leaf certificate the client presented; undefined when it sent none. */
+  peerCertificate?: import('node:crypto').X509Certificate;
 }
 
 export type AuthResult =
