@@ -1,15 +1,32 @@
 import { STATUS_CODES } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { fastify, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { authenticate, type Authenticator, type Principal } from '../auth/index.js';
+import { authenticate, authorize, type AccessRequirement, type Authenticator, type PeerTls, type Principal } from '../auth/index.js';
 import type { Logger } from '../log/logger.js';
 import type { TlsMaterial } from '../pki/index.js';
-import { installAuditLog, logAuthFailure, pathOf } from './audit.js';
+import { installAuditLog, logAuthFailure, logForbidden, pathOf } from './audit.js';
+
+/**
+ * A route's own authentication and authorization, as fastify route config:
+ * `app.get('/orders', { config: { auth: { require: { scopes: ['orders:read'] } } } }, handler)`.
+ */
+export interface RouteAuth {
+  /** No authentication at all (like GET /health). */
+  public?: boolean;
+  /** Replaces the service's authenticators on this route (e.g. certificates only). */
+  authenticators?: Authenticator[];
+  /** Must be met on top of the service-wide requirement. */
+  require?: AccessRequirement;
+}
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** Who made the request; null only on the public health route and on rejected requests. */
+    /** Who made the request; null only on public routes and on rejected requests. */
     principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    auth?: RouteAuth;
   }
 }
 
@@ -27,6 +44,15 @@ export interface InstanceView {
 export interface BuildAppOptions {
   tls: TlsMaterial;
   authenticators: Authenticator[];
+  /** What every route demands of an authenticated caller (a route may demand more). */
+  require?: AccessRequirement;
+  /**
+   * Ask callers for a TLS client certificate, verified against `ca`. `required`: a caller without
+   * a trusted one fails the handshake. Otherwise a certificate is optional and the chain's verdict
+   * goes to the certificate authenticator, which refuses an untrusted one with 401; callers may
+   * then authenticate with a header instead.
+   */
+  clientCertificates?: { ca: string; required: boolean };
   audit: Logger;
   instance: InstanceView;
 }
@@ -34,7 +60,27 @@ export interface BuildAppOptions {
 const HEALTH_PATH = '/health';
 
 function isPublicRoute(request: FastifyRequest): boolean {
+  if (request.routeOptions.config.auth?.public === true) return true;
   return request.routeOptions.url === HEALTH_PATH && (request.method === 'GET' || request.method === 'HEAD');
+}
+
+// Parsing the peer certificate costs more than the rest of the hook: once per connection.
+const peerTlsBySocket = new WeakMap<TLSSocket, PeerTls>();
+
+function peerTls(request: FastifyRequest): PeerTls {
+  const socket = request.raw.socket as TLSSocket;
+  let peer = peerTlsBySocket.get(socket);
+  if (peer === undefined) {
+    const certificate = socket.getPeerX509Certificate();
+    const error = socket.authorizationError as Error | string | null | undefined;
+    peer = {
+      authorized: socket.authorized,
+      ...(error ? { authorizationError: typeof error === 'string' ? error : ((error as NodeJS.ErrnoException).code ?? error.message) } : {}),
+      ...(certificate ? { peerCertificate: certificate } : {}),
+    };
+    peerTlsBySocket.set(socket, peer);
+  }
+  return peer;
 }
 
 /**
@@ -44,8 +90,14 @@ function isPublicRoute(request: FastifyRequest): boolean {
  */
 export function buildApp(opts: BuildAppOptions): FarolApp {
   const { instance, audit } = opts;
+  const clientCerts = opts.clientCertificates;
   const app = fastify({
-    https: { key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' },
+    https: {
+      key: opts.tls.key,
+      cert: opts.tls.cert,
+      minVersion: 'TLSv1.2',
+      ...(clientCerts ? { requestCert: true, ca: clientCerts.ca, rejectUnauthorized: clientCerts.required } : {}),
+    },
     logger: false,
     return503OnClosing: true,
   });
@@ -55,13 +107,20 @@ export function buildApp(opts: BuildAppOptions): FarolApp {
 
   app.addHook('onRequest', async (request, reply) => {
     if (isPublicRoute(request)) return;
-    const result = await authenticate(opts.authenticators, {
+    const routeAuth = request.routeOptions.config.auth;
+    const result = await authenticate(routeAuth?.authenticators ?? opts.authenticators, {
       headers: request.headers,
       remoteAddress: request.ip,
+      ...(clientCerts ? { tls: peerTls(request) } : {}),
     });
     if (result.outcome === 'authenticated') {
-      request.principal = result.principal;
-      return;
+      const decision = authorize(result.principal, opts.require, routeAuth?.require);
+      if (decision.allowed) {
+        request.principal = result.principal;
+        return;
+      }
+      logForbidden(audit, request, instance, result.principal, decision.reason);
+      return sendForbidden(reply, result.principal, decision.missingScopes, instance.serviceName);
     }
     const hadCredentials = request.headers.authorization !== undefined;
     if (result.outcome === 'rejected') {
@@ -122,6 +181,17 @@ function sendUnauthorized(reply: FastifyReply, status: 400 | 401, challenge: str
   const message =
     status === 400 ? 'malformed Authorization header' : hadCredentials ? 'invalid credentials' : 'credentials are required';
   return reply.code(status).header('www-authenticate', challenge).send({ error: 'unauthorized', message });
+}
+
+/**
+ * 403: authenticated, not allowed. A token caller gets RFC 6750's insufficient_scope challenge
+ * naming the scopes it lacks, so its OAuth2 client knows what to ask for.
+ */
+function sendForbidden(reply: FastifyReply, principal: Principal, missingScopes: string[], realm: string): FastifyReply {
+  if (principal.kind === 'token' && missingScopes.length > 0) {
+    reply.header('www-authenticate', `Bearer realm="${realm}", error="insufficient_scope", scope="${missingScopes.join(' ')}"`);
+  }
+  return reply.code(403).send({ error: 'forbidden', message: 'authenticated, but not allowed to use this route' });
 }
 
 function errorName(status: number): string {

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import type { AuthResult } from '../auth/index.js';
+import type { AuthResult, Principal } from '../auth/index.js';
 import type { Logger } from '../log/logger.js';
 import type { FarolApp } from './app.js';
 
@@ -51,5 +51,29 @@ export function logAuthFailure(
       status: result.status,
     },
     'authentication failed',
+  );
+}
+
+/** An authenticated caller refused by a route's requirement (a 403). */
+export function logForbidden(
+  audit: Logger,
+  request: FastifyRequest,
+  instance: { readonly instanceId: string },
+  principal: Principal,
+  reason: string,
+): void {
+  audit.warn(
+    {
+      event: 'forbidden',
+      instance: instance.instanceId,
+      remoteAddress: request.ip,
+      principal: principal.id,
+      principalKind: principal.kind,
+      reason,
+      method: request.method,
+      path: pathOf(request.url),
+      status: 403,
+    },
+    'access denied',
   );
 }
