@@ -1,10 +1,11 @@
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CredentialProvider } from '../auth/index.js';
 import { ConsulClient, consulOptionsFromEnv, type ConsulClientOptions } from '../consul/index.js';
 import { FarolError } from '../errors.js';
 import { createLogger, type Logger } from '../log/logger.js';
-import { loadCaBundle } from '../pki/index.js';
+import { loadCaBundle, loadServerTls } from '../pki/index.js';
 import { createBalancer, DEFAULT_BALANCER, type Balancer, type BalancerKind } from './balancer.js';
 import { createDiscovery } from './discovery.js';
 import type { ServedSetOptions } from './served-set.js';
@@ -26,6 +27,11 @@ export interface ClientOptions {
   /** PEM, or a file holding it, of the CA that signs service certificates. Verification is always on. */
   ca: string | { caFile: string };
   credentials?: CredentialProvider;
+  /**
+   * A certificate (with its key) to present to instances that require mutual TLS: PEM text, or
+   * the files holding it (e.g. certs/client-<name>.pem from `farol certs init --client <name>`).
+   */
+  clientCertificate?: ClientCertificate;
   /** TLS name to verify; '{service}' is replaced by the service name. Default: the instance's registered address. */
   serverName?: string;
   /** Default 'peak-ewma'. */
@@ -55,6 +61,8 @@ export interface ClientOptions {
   logFile?: string;
   logger?: Logger;
 }
+
+export type ClientCertificate = { cert: string; key: string } | { certFile: string; keyFile: string };
 
 export interface CallOptions {
   method?: string;
@@ -144,7 +152,10 @@ export function createClient(opts: ClientOptions): FarolClient {
   }
 
   function instancePools(): Promise<InstancePools> {
-    pools ??= loadCa(opts.ca).then((ca) => new InstancePools({ ca, connectTimeoutMs: timeoutMs, connections }));
+    pools ??= Promise.all([loadCa(opts.ca), loadClientCertificate(opts.clientCertificate)]).then(
+      ([ca, clientCertificate]) =>
+        new InstancePools({ ca, connectTimeoutMs: timeoutMs, connections, ...(clientCertificate ? { clientCertificate } : {}) }),
+    );
     return pools;
   }
 
@@ -239,7 +250,7 @@ export function createClient(opts: ClientOptions): FarolClient {
             hint: 'raise --timeout, or check the load and the logs of that instance',
             details: { service, target: hostPort(instance) },
           })
-        : requestFailureToFarolError(caught, { service, target: hostPort(instance), expectedName: serverName ?? instance.address, timeoutMs: tryTimeoutMs });
+        : requestFailureToFarolError(ready.tlsAlertBehind(caught) ?? caught, { service, target: hostPort(instance), expectedName: serverName ?? instance.address, timeoutMs: tryTimeoutMs });
       noteFailure(service, state, instance.id);
       logger.warn({ event: 'call_failed', ...facts, code: error.code, error: error.message, latencyMs }, error.message);
       const neverSent = NEVER_SENT.has(errorCode(caught) ?? '');
@@ -264,8 +275,10 @@ export function createClient(opts: ClientOptions): FarolClient {
     const started = performance.now();
     const deadline = started + deadlineMs;
     const ready = await instancePools();
-    const headers = await requestHeaders(callOpts.headers, opts.credentials);
-    const request = { method, path, headers, body: callOpts.body ?? null };
+    const credentials = opts.credentials;
+    let authorization = await credentials?.authorization();
+    const request = { method, path, headers: requestHeaders(callOpts.headers, authorization), body: callOpts.body ?? null };
+    let refreshedCredentials = false;
     const state = stateFor(service);
     const tried = new Set<string>();
     budget.deposit();
@@ -286,7 +299,25 @@ export function createClient(opts: ClientOptions): FarolClient {
       tried.add(instance.id);
       const remaining = deadline - performance.now();
       const tryTimeoutMs = Math.max(1, Math.ceil(Math.min(timeoutMs, remaining)));
-      const outcome = await attempt(ready, service, state, instance, request, tryTimeoutMs, callOpts.signal);
+      let outcome = await attempt(ready, service, state, instance, request, tryTimeoutMs, callOpts.signal);
+      if (
+        !refreshedCredentials &&
+        authorization !== undefined &&
+        credentials?.invalidate !== undefined &&
+        outcome.kind === 'response' &&
+        rejectsToken(outcome.result) &&
+        performance.now() < deadline
+      ) {
+        // The token expired or was revoked before its time: one fresh token, once, on the same
+        // instance. Not a retry in the budget's sense (nothing failed), but within the deadline.
+        refreshedCredentials = true;
+        credentials.invalidate(authorization);
+        authorization = await credentials.authorization();
+        request.headers = requestHeaders(callOpts.headers, authorization);
+        logger.info({ event: 'credentials_refreshed', service, instance: instance.id }, `${method} ${path}: token rejected as invalid; retrying once with a fresh one`);
+        const left = deadline - performance.now();
+        if (left > 0) outcome = await attempt(ready, service, state, instance, request, Math.max(1, Math.ceil(Math.min(timeoutMs, left))), callOpts.signal);
+      }
       last = outcome;
 
       const pauseMs = outcome.kind === 'response' && outcome.retryAfterMs !== undefined ? 0 : retryDelayMs(tryNumber);
@@ -362,12 +393,52 @@ async function loadCa(ca: ClientOptions['ca']): Promise<string> {
   return ca;
 }
 
-async function requestHeaders(
-  given: Record<string, string> | undefined,
-  credentials: CredentialProvider | undefined,
-): Promise<Record<string, string>> {
+/**
+ * The client certificate and key as PEM, checked before any connection uses them: both parse, the
+ * certificate is valid now and the key belongs to it (files are read with the same checks as a
+ * server's own certificate).
+ */
+async function loadClientCertificate(given: ClientCertificate | undefined): Promise<{ cert: string; key: string } | undefined> {
+  if (given === undefined) return undefined;
+  if ('certFile' in given) {
+    const loaded = await loadServerTls({ certFile: given.certFile, keyFile: given.keyFile });
+    return { cert: loaded.cert, key: loaded.key };
+  }
+  const hint = 'pass the PEM text of the client certificate and its key, or { certFile, keyFile } (farol certs init --client <name> writes them)';
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(given.cert);
+  } catch (error) {
+    throw new FarolError('CERT_INVALID', 'the clientCertificate.cert option is not a PEM certificate', { hint, cause: error });
+  }
+  let matches: boolean;
+  try {
+    matches = certificate.checkPrivateKey(createPrivateKey(given.key));
+  } catch (error) {
+    throw new FarolError('CERT_INVALID', 'the clientCertificate.key option is not an unencrypted PEM private key', { hint, cause: error });
+  }
+  if (!matches) throw new FarolError('CERT_INVALID', 'the clientCertificate key does not belong to its certificate', { hint });
+  const now = Date.now();
+  if (now < Date.parse(certificate.validFrom) || now > Date.parse(certificate.validTo)) {
+    throw new FarolError('CERT_INVALID', `the client certificate is valid only from ${certificate.validFrom} to ${certificate.validTo}`, {
+      hint: 'check the system clock, or issue a new client certificate (farol certs init --client <name>)',
+    });
+  }
+  return { cert: given.cert, key: given.key };
+}
+
+/** A 401 whose challenge says the token itself is bad (RFC 6750 §3.1), not that credentials are missing. */
+function rejectsToken(result: CallResult): boolean {
+  if (result.status !== 401) return false;
+  const challenge = result.headers['www-authenticate'];
+  const challenges = Array.isArray(challenge) ? challenge : challenge === undefined ? [] : [challenge];
+  return challenges.some((value) => INVALID_TOKEN.test(value));
+}
+
+const INVALID_TOKEN = /\berror\s*=\s*"?invalid_token"?/i;
+
+function requestHeaders(given: Record<string, string> | undefined, authorization: string | undefined): Record<string, string> {
   const headers: Record<string, string> = { ...given };
-  const authorization = await credentials?.authorization();
   if (authorization !== undefined) {
     for (const name of Object.keys(headers)) if (name.toLowerCase() === 'authorization') delete headers[name];
     headers.authorization = authorization;

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
-import { Pool } from 'undici';
+import type { Socket } from 'node:net';
+import { buildConnector, Pool } from 'undici';
 import type { Instance } from './instance.js';
 import { instanceOrigin } from './instance.js';
 
@@ -17,6 +18,8 @@ export interface InstancePoolsOptions {
   /** PEM of the CA(s) that sign service certificates. Verification is always on. */
   ca: string;
   connectTimeoutMs: number;
+  /** A client certificate (PEM) and its key, presented to instances that require mTLS. */
+  clientCertificate?: { cert: string; key: string };
   /** Most connections open to one instance at once; further requests queue. Default unbounded. */
   connections?: number;
 }
@@ -30,6 +33,7 @@ export interface PoolTarget {
 export class InstancePools {
   private readonly pools = new Map<string, Pool>();
   private readonly closing = new Set<Promise<void>>();
+  private readonly alerts = new TlsAlerts();
   private closed = false;
 
   constructor(private readonly opts: InstancePoolsOptions) {}
@@ -43,14 +47,20 @@ export class InstancePools {
     const id = poolKey(target);
     let pool = this.pools.get(id);
     if (!pool) {
+      const connector = buildConnector({
+        ca: this.opts.ca,
+        minVersion: 'TLSv1.2',
+        timeout: this.opts.connectTimeoutMs,
+        ...(this.opts.clientCertificate === undefined ? {} : { cert: this.opts.clientCertificate.cert, key: this.opts.clientCertificate.key }),
+        ...(target.serverName === undefined ? {} : { servername: target.serverName }),
+      });
       pool = new Pool(instanceOrigin(target.instance), {
         ...(this.opts.connections === undefined ? {} : { connections: this.opts.connections }),
-        connect: {
-          ca: this.opts.ca,
-          minVersion: 'TLSv1.2',
-          timeout: this.opts.connectTimeoutMs,
-          ...(target.serverName === undefined ? {} : { servername: target.serverName }),
-        },
+        connect: (options, callback) =>
+          connector(options, (error, socket) => {
+            if (socket) this.alerts.watch(socket);
+            callback(error, socket as never);
+          }),
       });
       this.pools.set(id, pool);
     }
@@ -69,6 +79,15 @@ export class InstancePools {
     }
   }
 
+  /**
+   * The TLS alert behind an undici "other side closed" error, if the instance sent one on that
+   * connection: with TLS 1.3 a server rejects a missing or untrusted client certificate only after
+   * the client's handshake is done, and undici then reports the close, not the alert.
+   */
+  tlsAlertBehind(error: unknown): Error | undefined {
+    return this.alerts.behind(error);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     for (const pool of this.pools.values()) this.track(pool.close());
@@ -84,4 +103,31 @@ export class InstancePools {
 
 function poolKey(target: PoolTarget): string {
   return `${instanceOrigin(target.instance)} ${target.serverName ?? ''}`;
+}
+
+/** The last TLS alerts received, by the local port of their connection (few: a handful of failed handshakes). */
+class TlsAlerts {
+  private static readonly KEEP = 64;
+  private readonly byLocalPort = new Map<number, Error>();
+
+  watch(socket: Socket): void {
+    const localPort = socket.localPort;
+    if (localPort === undefined) return;
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      if (typeof error.code !== 'string' || !error.code.startsWith('ERR_SSL_')) return;
+      this.byLocalPort.delete(localPort);
+      this.byLocalPort.set(localPort, error);
+      if (this.byLocalPort.size > TlsAlerts.KEEP) this.byLocalPort.delete(this.byLocalPort.keys().next().value!);
+    });
+  }
+
+  behind(error: unknown): Error | undefined {
+    const failure = error as { code?: unknown; socket?: { localPort?: unknown } } | null;
+    if (failure === null || typeof failure !== 'object' || failure.code !== 'UND_ERR_SOCKET') return undefined;
+    const localPort = failure.socket?.localPort;
+    if (typeof localPort !== 'number') return undefined;
+    const alert = this.byLocalPort.get(localPort);
+    this.byLocalPort.delete(localPort);
+    return alert;
+  }
 }

@@ -1,8 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { basicCredentials } from '../../src/auth/index.js';
+import { basicCredentials, type CredentialProvider } from '../../src/auth/index.js';
 import { createClient, type FarolClient } from '../../src/client/index.js';
 import { ConsulClient } from '../../src/consul/index.js';
 import { isFarolError, type FarolError } from '../../src/errors.js';
@@ -19,6 +19,7 @@ import {
   uniqueServiceName,
   waitForHealth,
   type RegisteredInstance,
+  type TestHandler,
   type TestPki,
   type TestServer,
 } from './fixtures.js';
@@ -75,8 +76,8 @@ describeWithConsul('client against a real Consul agent', (getAgent) => {
     await logDir.remove();
   });
 
-  async function serve(pair = pki.server, handler = answerWithInstance('x')): Promise<TestServer> {
-    const server = await startHttpsServer(pair, handler);
+  async function serve(pair = pki.server, handler = answerWithInstance('x'), opts: Parameters<typeof startHttpsServer>[2] = {}): Promise<TestServer> {
+    const server = await startHttpsServer(pair, handler, opts);
     servers.push(server);
     return server;
   }
@@ -263,6 +264,135 @@ describeWithConsul('client against a real Consul agent', (getAgent) => {
     const result = await client().call(service);
     assert.equal(result.status, 401);
     assert.equal(result.headers['www-authenticate'], 'Basic realm="api"');
+  });
+
+  it('presents a client certificate to an instance that requires mutual TLS, from PEM text or from files', async () => {
+    const service = uniqueServiceName('mtls');
+    const server = await serve(pki.server, answerWithInstance('mutual'), { requireClientCertificate: { ca: pki.ca.certPem } });
+    await register(service, `${service}-1`, server);
+    await waitForHealth(consul, service, { registered: 1, passing: 1 });
+    const caller = await issueCertificate(pki.ca, { commonName: 'caller-1', usage: 'client' });
+
+    const fromPem = await client({ clientCertificate: { cert: caller.certPem, key: caller.keyPem } }).call(service);
+    assert.equal(fromPem.status, 200);
+    assert.equal(server.requests[0]?.clientCertificateCn, 'caller-1');
+
+    const certFile = join(logDir.path, 'client-caller.pem');
+    const keyFile = join(logDir.path, 'client-caller-key.pem');
+    await writeFile(certFile, caller.certPem);
+    await writeFile(keyFile, caller.keyPem, { mode: 0o600 });
+    const fromFiles = await client({ clientCertificate: { certFile, keyFile } }).call(service);
+    assert.equal(fromFiles.status, 200);
+    assert.equal(server.requests[1]?.clientCertificateCn, 'caller-1');
+  });
+
+  it('fails with a FarolError, not a raw TLS error, when an instance requires a client certificate and none is given', async () => {
+    const service = uniqueServiceName('mtls');
+    const server = await serve(pki.server, answerWithInstance('mutual'), { requireClientCertificate: { ca: pki.ca.certPem } });
+    await register(service, `${service}-1`, server);
+    await waitForHealth(consul, service, { registered: 1, passing: 1 });
+
+    const error = await rejection(client({ retries: 0 }).call(service));
+    assert.equal(error.code, 'REQUEST_FAILED');
+    assert.match(error.message, new RegExp(`'${service}' at 127\\.0\\.0\\.1:${server.port}`));
+    assert.match(error.hint ?? '', /client certificate/);
+    assert.ok(!error.message.includes('\n'), 'one line');
+    assert.equal(server.requests.length, 0);
+  });
+
+  it('rejects a client certificate whose files are missing, or whose key does not match, with CERT_MISSING / CERT_INVALID', async () => {
+    const service = uniqueServiceName('mtls');
+    const missing = join(logDir.path, 'no-such-client.pem');
+    const absent = await rejection(client({ clientCertificate: { certFile: missing, keyFile: `${missing}.key` } }).call(service));
+    assert.equal(absent.code, 'CERT_MISSING');
+    assert.ok(absent.message.includes(missing), absent.message);
+    assert.ok(absent.hint);
+
+    const one = await issueCertificate(pki.ca, { commonName: 'one', usage: 'client' });
+    const other = await issueCertificate(pki.ca, { commonName: 'other', usage: 'client' });
+    const mismatched = await rejection(client({ clientCertificate: { cert: one.certPem, key: other.keyPem } }).call(service));
+    assert.equal(mismatched.code, 'CERT_INVALID');
+    const garbage = await rejection(client({ clientCertificate: { cert: 'not a certificate', key: one.keyPem } }).call(service));
+    assert.equal(garbage.code, 'CERT_INVALID');
+  });
+
+  /** A provider handing out Bearer t1, t2, ...; `invalidate` drops the current one. */
+  function rotatingTokens(): CredentialProvider & { issued: number; invalidated: string[] } {
+    let current: string | undefined;
+    const provider = {
+      issued: 0,
+      invalidated: [] as string[],
+      authorization: async () => {
+        if (current === undefined) {
+          provider.issued += 1;
+          current = `Bearer t${provider.issued}`;
+        }
+        return current;
+      },
+      invalidate: (rejected: string) => {
+        provider.invalidated.push(rejected);
+        if (rejected === current) current = undefined;
+      },
+    };
+    return provider;
+  }
+
+  function rejectingTokens(rejected: (authorization: string | undefined) => boolean, challenge = 'Bearer error="invalid_token"'): TestHandler {
+    return (req, res) => {
+      if (rejected(req.headers.authorization)) {
+        res.statusCode = 401;
+        res.setHeader('www-authenticate', challenge);
+        res.end('{"error":"unauthorized"}');
+        return;
+      }
+      res.end(`ok ${req.headers.authorization ?? ''}`);
+    };
+  }
+
+  it('on a 401 with error="invalid_token", drops the token, fetches a fresh one and retries once', async () => {
+    const service = uniqueServiceName('token');
+    const server = await serve(pki.server, rejectingTokens((authorization) => authorization === 'Bearer t1'));
+    await register(service, `${service}-1`, server);
+    await waitForHealth(consul, service, { registered: 1, passing: 1 });
+
+    const tokens = rotatingTokens();
+    const farol = client({ credentials: tokens, retries: 0 });
+    const result = await farol.call(service);
+    assert.equal(result.status, 200);
+    assert.equal(result.body, 'ok Bearer t2');
+    assert.equal(result.attempts, 1, 'the refresh is not a retry on another instance');
+    assert.deepEqual(tokens.invalidated, ['Bearer t1']);
+    assert.equal(tokens.issued, 2);
+    assert.deepEqual(server.requests.map((r) => r.authorization), ['Bearer t1', 'Bearer t2']);
+
+    const next = await farol.call(service);
+    assert.equal(next.body, 'ok Bearer t2', 'the fresh token is kept for later calls');
+    assert.equal(server.requests.length, 3);
+  });
+
+  it('refreshes the token at most once per call, and not for other 401s or providers that cannot refresh', async () => {
+    const service = uniqueServiceName('token');
+    const alwaysInvalid = await serve(pki.server, rejectingTokens(() => true));
+    await register(service, `${service}-1`, alwaysInvalid);
+    await waitForHealth(consul, service, { registered: 1, passing: 1 });
+    const tokens = rotatingTokens();
+    const result = await client({ credentials: tokens }).call(service);
+    assert.equal(result.status, 401);
+    assert.equal(alwaysInvalid.requests.length, 2, 'one first try, one retry with a fresh token');
+    assert.deepEqual(tokens.invalidated, ['Bearer t1']);
+
+    const plain = uniqueServiceName('token');
+    const wrongPassword = await serve(pki.server, rejectingTokens(() => true, 'Basic realm="api", charset="UTF-8"'));
+    await register(plain, `${plain}-1`, wrongPassword);
+    await waitForHealth(consul, plain, { registered: 1, passing: 1 });
+    const other = rotatingTokens();
+    assert.equal((await client({ credentials: other }).call(plain)).status, 401);
+    assert.equal(wrongPassword.requests.length, 1, 'a 401 without invalid_token is the answer');
+    assert.deepEqual(other.invalidated, []);
+
+    const staticToken = { authorization: async () => 'Bearer fixed' };
+    assert.equal((await client({ credentials: staticToken }).call(service)).status, 401);
+    assert.equal(alwaysInvalid.requests.length, 3, 'a provider without invalidate gets no second try');
   });
 
   it('times out with TIMEOUT when an instance never answers', async () => {

@@ -5,6 +5,7 @@ import { createServer as createHttpsServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
+import type { TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConsulClient } from '../../src/consul/index.js';
@@ -32,6 +33,8 @@ export interface RecordedRequest {
   url: string;
   authorization: string | undefined;
   body: string;
+  /** The common name of the client certificate the caller presented (servers that require one). */
+  clientCertificateCn: string | undefined;
 }
 
 export interface TestServer {
@@ -45,16 +48,22 @@ export interface TestServer {
 
 export type TestHandler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
 
-/** A plain node:https server on 127.0.0.1:0 that records what reaches its handler. */
-export async function startHttpsServer(pair: PemPair, handler: TestHandler): Promise<TestServer> {
+/**
+ * A plain node:https server on 127.0.0.1:0 that records what reaches its handler. With
+ * `requireClientCertificate`, it demands (mutual TLS) a client certificate signed by that CA.
+ */
+export async function startHttpsServer(pair: PemPair, handler: TestHandler, opts: { requireClientCertificate?: { ca: string } } = {}): Promise<TestServer> {
   const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
-  const server: Server = createHttpsServer({ cert: pair.certPem, key: pair.keyPem }, (req, res) => {
+  const mutual = opts.requireClientCertificate ? { requestCert: true, rejectUnauthorized: true, ca: opts.requireClientCertificate.ca } : {};
+  const server: Server = createHttpsServer({ cert: pair.certPem, key: pair.keyPem, ...mutual }, (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
-      requests.push({ method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization, body });
+      const peer = (req.socket as TLSSocket).getPeerCertificate();
+      const clientCertificateCn = typeof peer?.subject?.CN === 'string' ? peer.subject.CN : undefined;
+      requests.push({ method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization, body, clientCertificateCn });
       handler(req, res, body);
     });
   });

@@ -1,6 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { serverNameFor } from '../../src/client/pools.js';
+import { InstancePools, serverNameFor } from '../../src/client/pools.js';
+import { issueCertificate } from '../../src/pki/index.js';
+import { answerWithInstance, createTestPki, startHttpsServer } from './fixtures.js';
 
 describe('TLS server name of an instance', () => {
   it("replaces '{service}' in a template with the service name", () => {
@@ -14,5 +16,43 @@ describe('TLS server name of an instance', () => {
   it('leaves it unset for an IP address, so the IP SAN is what gets checked', () => {
     assert.equal(serverNameFor({ service: 'api', address: '127.0.0.1' }), undefined);
     assert.equal(serverNameFor({ service: 'api', address: '::1' }), undefined);
+  });
+});
+
+describe('instance pools and mutual TLS', () => {
+  it('recovers the TLS 1.3 alert behind "other side closed" when an instance demands a client certificate', async () => {
+    const pki = await createTestPki();
+    const server = await startHttpsServer(pki.server, answerWithInstance('x'), { requireClientCertificate: { ca: pki.ca.certPem } });
+    const pools = new InstancePools({ ca: pki.ca.certPem, connectTimeoutMs: 5000 });
+    try {
+      const pool = pools.poolFor({ instance: { address: '127.0.0.1', port: server.port }, serverName: undefined });
+      const failure = await pool.request({ method: 'GET', path: '/' }).then(
+        () => assert.fail('the server requires a client certificate'),
+        (error: unknown) => error,
+      );
+      assert.equal((failure as { code?: string }).code, 'UND_ERR_SOCKET', 'undici itself only reports the close');
+      const alert = pools.tlsAlertBehind(failure) as NodeJS.ErrnoException | undefined;
+      assert.equal(alert?.code, 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED');
+      assert.equal(pools.tlsAlertBehind(new Error('unrelated')), undefined);
+    } finally {
+      await pools.close();
+      await server.close();
+    }
+  });
+
+  it('presents the client certificate it was given', async () => {
+    const pki = await createTestPki();
+    const caller = await issueCertificate(pki.ca, { commonName: 'pool-caller', usage: 'client' });
+    const server = await startHttpsServer(pki.server, answerWithInstance('x'), { requireClientCertificate: { ca: pki.ca.certPem } });
+    const pools = new InstancePools({ ca: pki.ca.certPem, connectTimeoutMs: 5000, clientCertificate: { cert: caller.certPem, key: caller.keyPem } });
+    try {
+      const response = await pools.poolFor({ instance: { address: '127.0.0.1', port: server.port }, serverName: undefined }).request({ method: 'GET', path: '/' });
+      await response.body.text();
+      assert.equal(response.statusCode, 200);
+      assert.equal(server.requests[0]?.clientCertificateCn, 'pool-caller');
+    } finally {
+      await pools.close();
+      await server.close();
+    }
   });
 });
