@@ -7,7 +7,7 @@ import { CERT_FILE_NAMES, clientCertFileNames } from './file-names.js';
 import { CERT_FILE_MODE, KEY_FILE_MODE, existingPaths, writeFileAtomic } from './files.js';
 import { DEFAULT_LEAF_VALIDITY_DAYS, issueCertificate } from './issue.js';
 import { loadServerTls } from './load.js';
-import { serverSubjectAltNames } from './subject-alt-names.js';
+import { clientSubjectAltNames, serverSubjectAltNames } from './subject-alt-names.js';
 import type { PemPair } from './types.js';
 
 export interface InitCertificatesOptions {
@@ -75,7 +75,8 @@ function unique(values: string[]): string[] {
 
 /**
  * Creates a development PKI in `dir`: a CA, a server certificate for localhost, the loopback
- * addresses and `<service>.service.consul`, and optional client certificates. Keys are written 0600.
+ * addresses and `<service>.service.consul`, and optional client certificates (TLS client
+ * authentication only, identified by `spiffe://farol.local/client/<name>`). Keys are written 0600.
  */
 export async function initCertificates(opts: InitCertificatesOptions): Promise<InitCertificatesResult> {
   const services = unique(opts.services ?? []);
@@ -116,7 +117,7 @@ export async function initCertificates(opts: InitCertificatesOptions): Promise<I
     toWrite.push({ pair: ca, certPath: caFile, keyPath: caKeyFile }, { pair: server, certPath: certFile, keyPath: keyFile });
   }
   for (const client of clients) {
-    const pair = await issueCertificate(ca, { commonName: client.name, usage: 'client', validityDays });
+    const pair = await issueCertificate(ca, { commonName: client.name, usage: 'client', ...clientSubjectAltNames(client.name), validityDays });
     toWrite.push({ pair, certPath: client.certFile, keyPath: client.keyFile });
   }
 

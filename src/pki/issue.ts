@@ -11,6 +11,8 @@ export const DEFAULT_LEAF_VALIDITY_DAYS = 365;
 
 export interface IssueCertificateOptions {
   commonName: string;
+  /** Organizational units in the subject (OU=...); the certificate authenticator reads them as groups. */
+  organizationalUnits?: string[];
   usage: CertificateUsage;
   dnsNames?: string[];
   ipAddresses?: string[];
@@ -72,6 +74,10 @@ export async function issueCertificate(ca: PemPair, opts: IssueCertificateOption
   if (!ekus) {
     throw new FarolError('CONFIG_INVALID', `Unknown certificate usage "${String(opts.usage)}"`, { hint: "use 'server', 'client' or 'both'" });
   }
+  const organizationalUnits = opts.organizationalUnits ?? [];
+  if (organizationalUnits.some((unit) => unit.trim() === '')) {
+    throw new FarolError('CONFIG_INVALID', 'An organizational unit of a certificate cannot be empty', { hint: 'leave out empty organizationalUnits' });
+  }
   const altNames = generalNames(opts);
   const window = validityWindow(opts, DEFAULT_LEAF_VALIDITY_DAYS);
   const caCertificate = parseCertificateAuthority(ca);
@@ -92,7 +98,7 @@ export async function issueCertificate(ca: PemPair, opts: IssueCertificateOption
 
   const certificate = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerialNumber(),
-    subject: [{ CN: [opts.commonName] }],
+    subject: [...organizationalUnits.map((unit) => ({ OU: [unit] })), { CN: [opts.commonName] }],
     issuer: caCertificate.subjectName,
     notBefore: window.notBefore,
     notAfter,

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { FarolError } from '../errors.js';
+import { assertValidClientName } from './file-names.js';
 
 export interface SubjectAltNames {
   dnsNames?: string[];
@@ -39,6 +40,22 @@ export function serverSubjectAltNames(services: string[]): { dnsNames: string[];
     if (!dnsNames.includes(dnsName)) dnsNames.push(dnsName);
   }
   return { dnsNames, ipAddresses: ['127.0.0.1', '::1'] };
+}
+
+/** The SPIFFE trust domain in the identity of client certificates `farol certs init` issues. */
+export const CLIENT_TRUST_DOMAIN = 'farol.local';
+
+/**
+ * The name a Farol client certificate carries as its identity: the URI
+ * `spiffe://farol.local/client/<name>` (a SPIFFE ID, as in an X.509-SVID). A URI rather than a DNS
+ * name, so the certificate claims no host name a TLS client could ever match, and so it has the
+ * form service meshes (Consul Connect, Istio, SPIRE) already put in client certificates. A client
+ * name's alphabet (letters, digits, ".", "_", "-"; no "." or ".." segment) is exactly what a
+ * SPIFFE path segment allows, so the name goes in unchanged.
+ */
+export function clientSubjectAltNames(name: string): { uris: string[] } {
+  assertValidClientName(name);
+  return { uris: [`spiffe://${CLIENT_TRUST_DOMAIN}/client/${name}`] };
 }
 
 /** Rewrites an IPv6 address with a trailing dotted quad (::ffff:10.0.0.1) to pure hex groups. */

@@ -101,6 +101,9 @@ describe('farol certs init', () => {
     for (const name of ['client-alice.pem', 'client-alice-key.pem', 'client-bob.pem', 'client-bob-key.pem']) {
       assert.ok(run.stdout.includes(`${join(dir, name)}\n`), name);
     }
+    const alice = new X509Certificate(await readFile(join(dir, 'client-alice.pem')));
+    assert.deepEqual(alice.keyUsage, ['1.3.6.1.5.5.7.3.2'], 'TLS client authentication only');
+    assert.equal(alice.subjectAltName, 'URI:spiffe://farol.local/client/alice');
     const server = new X509Certificate(await readFile(join(dir, 'cert.pem')));
     assert.ok(server.checkHost('api.service.consul'));
     assert.ok(server.checkHost('web.service.consul'));

@@ -145,6 +145,7 @@ describe('initCertificates', () => {
     const client = nodeCertificate(await readFile(alice.certFile, 'utf8'));
     assert.equal(client.subject, 'CN=alice');
     assert.deepEqual(client.keyUsage, [CLIENT_AUTH]);
+    assert.equal(client.subjectAltName, 'URI:spiffe://farol.local/client/alice');
     assert.equal(client.checkIssued(ca), true);
   });
 
@@ -203,6 +204,7 @@ describe('initCertificates', () => {
     const bob = nodeCertificate(await readFile(join(dir, 'client-bob.pem'), 'utf8'));
     assert.equal(bob.checkIssued(ca), true);
     assert.equal(bob.verify(ca.publicKey), true);
+    assert.equal(bob.subjectAltName, 'URI:spiffe://farol.local/client/bob');
     assert.equal(await mode(join(dir, 'client-bob-key.pem')), 0o600);
   });
 

@@ -61,6 +61,12 @@ describe('issued leaf certificate', () => {
     assert.equal(nodeCertificate(leaf.certPem).subjectAltName, 'URI:spiffe://farol/service/api');
   });
 
+  it('puts organizational units in the subject before the common name', async () => {
+    const leaf = await issueCertificate(ca, { commonName: 'alice', usage: 'client', organizationalUnits: ['ops', 'billing'] });
+    assert.equal(nodeCertificate(leaf.certPem).subject, 'OU=ops\nOU=billing\nCN=alice');
+    assert.deepEqual(parsedCertificate(leaf.certPem).subjectName.getField('OU'), ['ops', 'billing']);
+  });
+
   it('has a subjectAltName only when names are given', async () => {
     const client = await issueCertificate(ca, { commonName: 'alice', usage: 'client' });
     assert.equal(nodeCertificate(client.certPem).subjectAltName, undefined);
@@ -154,6 +160,7 @@ describe('issued leaf certificate', () => {
       { commonName: 'api', usage: 'server' as const, uris: ['not a uri'] },
       { commonName: 'api', usage: 'server' as const, notBefore: new Date('2030-01-01'), notAfter: new Date('2029-01-01') },
       { commonName: 'api', usage: 'admin' as unknown as 'server' },
+      { commonName: 'api', usage: 'client' as const, organizationalUnits: [' '] },
       { commonName: 'api', usage: 'toString' as unknown as 'server' },
     ];
     for (const opts of invalid) {

@@ -3,7 +3,7 @@ import { before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { isFarolError } from '../../src/errors.js';
 import { createCertificateAuthority, issueCertificate, serverSubjectAltNames, type PemPair } from '../../src/pki/index.js';
-import { generalNames, isValidDnsName } from '../../src/pki/subject-alt-names.js';
+import { clientSubjectAltNames, generalNames, isValidDnsName } from '../../src/pki/subject-alt-names.js';
 import { nodeCertificate } from './pki-test-support.js';
 
 const serviceName = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?$/);
@@ -27,6 +27,32 @@ describe('server subject alternative names', () => {
   it('reject a service name that cannot be a DNS label with CONFIG_INVALID', () => {
     for (const bad of ['', 'has space', 'dotted.name', '-api', 'api-', 'x'.repeat(64), 'ümlaut']) {
       assert.throws(() => serverSubjectAltNames([bad]), (error) => isFarolError(error, 'CONFIG_INVALID'), bad);
+    }
+  });
+});
+
+describe('client subject alternative names', () => {
+  it('are one SPIFFE URI naming the client', () => {
+    assert.deepEqual(clientSubjectAltNames('alice'), { uris: ['spiffe://farol.local/client/alice'] });
+    assert.deepEqual(clientSubjectAltNames('ci-runner_2.eu'), { uris: ['spiffe://farol.local/client/ci-runner_2.eu'] });
+  });
+
+  it('keep every valid client name unchanged in a URI that parses back to it', () => {
+    const clientName = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/).filter((name) => !name.includes('..'));
+    fc.assert(
+      fc.property(clientName, (name) => {
+        const [uri] = clientSubjectAltNames(name).uris;
+        const parsed = new URL(uri ?? '');
+        assert.equal(parsed.protocol, 'spiffe:');
+        assert.equal(parsed.host, 'farol.local');
+        assert.equal(parsed.pathname, `/client/${name}`);
+      }),
+    );
+  });
+
+  it('refuse a name that is not a valid client name with CONFIG_INVALID', () => {
+    for (const bad of ['', '../evil', 'a/b', 'x..y', 'sp ace', 'a?b', 'a#b']) {
+      assert.throws(() => clientSubjectAltNames(bad), (error) => isFarolError(error, 'CONFIG_INVALID'), bad);
     }
   });
 });

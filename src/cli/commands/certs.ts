@@ -39,7 +39,7 @@ export function registerCertsCommand(program: Command, ctx: CliContext): void {
     .option('--dir <dir>', 'directory to write the PEM files to', 'certs')
     .option('--service <name>', 'add <name>.service.consul to the server certificate (repeatable)', collect)
     .option('--host <name>', 'add a DNS name or IP address to the server certificate, e.g. a container host name (repeatable)', collect)
-    .option('--client <name>', 'also issue a client certificate client-<name>.pem (repeatable)', collect)
+    .option('--client <name>', 'also issue a client certificate client-<name>.pem, identity spiffe://farol.local/client/<name> (repeatable)', collect)
     .option('--days <n>', 'validity of the server and client certificates in days (default 365)', positiveDays)
     .option('--force', 'replace existing files, including the CA')
     .action(
