@@ -34,6 +34,7 @@ export const JWT_REJECTION_REASONS = [
   'algorithm not allowed',
   'bad signature',
   'no matching signing key',
+  'ambiguous signing key',
   'signing keys unavailable',
   'token expired',
   'token not yet valid',
@@ -75,6 +76,8 @@ function rejectionReason(error: unknown): JwtRejectionReason {
   if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'algorithm not allowed';
   if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'bad signature';
   if (error instanceof joseErrors.JWKSNoMatchingKey) return 'no matching signing key';
+  // No kid and several keys fit. Trying each would let one token cost a verification per key in the set.
+  if (error instanceof joseErrors.JWKSMultipleMatchingKeys) return 'ambiguous signing key';
   if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JWTInvalid || error instanceof joseErrors.JOSENotSupported) return 'malformed token';
   return 'invalid token';
 }

@@ -49,7 +49,10 @@ export interface PublicKeyOptions {
   publicKey: string | JWK | KeyObject;
 }
 
-/** A fixed JSON Web Key Set, keys chosen by `kid` and `alg` as for a remote one. */
+/**
+ * A fixed JSON Web Key Set, keys chosen by `kid` and `alg` as for a remote one. A token without a
+ * kid that several keys fit is refused ('ambiguous signing key'), for a remote set too.
+ */
 export interface LocalJwksOptions {
   jwks: JSONWebKeySet;
 }
@@ -142,7 +145,7 @@ function publicKeyObject(input: string | JWK | KeyObject): KeyObject {
     throw invalid('the JWT publicKey is a symmetric JWK (kty "oct")', 'give the issuer\'s public key, or configure `secret` for HMAC tokens');
   }
   try {
-    if (isKeyObject) return createPublicKey(input as KeyObject);
+    if (isKeyObject) return (input as KeyObject).type === 'public' ? (input as KeyObject) : createPublicKey(input as KeyObject);
     if (typeof input === 'string') return createPublicKey(input);
     return createPublicKey({ key: input as JsonWebKey, format: 'jwk' });
   } catch (cause) {
