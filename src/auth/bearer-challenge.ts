@@ -17,7 +17,7 @@ const HEADER_TEXT = /^[\t\x20-\x7e\x80-\xff]*$/;
 // RFC 6750 section 3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 // RFC 6750 section 3: error_description allows %x20-21 / %x23-5B / %x5D-7E only, so no escapes at all.
-const NOT_DESCRIPTION_CHAR = /[^\x20\x21\x23-\x5b\x5d-\x7e]/g;
+const NOT_DESCRIPTION_CHAR = /[^\x20\x21\x23-\x5b\x5d-\x7e]/gu;
 const MAX_DESCRIPTION_LENGTH = 200;
 
 /** True when `realm` can be written into a challenge (printable ASCII, tab, obs-text). */
@@ -30,10 +30,10 @@ export function quotedString(value: string): string {
   return `"${value.replace(/["\\]/g, '\\$&')}"`;
 }
 
-/** `text` made fit for error_description: disallowed characters become `'` (for `"`), `/` (for `\`) or `?`; at most 200 characters. */
+/** `text` made fit for error_description: each disallowed character (code point) becomes `'` (for `"`), `/` (for `\`) or `?`; at most 200 characters. */
 export function sanitizeDescription(text: string): string {
   const replaced = text.replace(NOT_DESCRIPTION_CHAR, (char) => (char === '"' ? "'" : char === '\\' ? '/' : '?'));
-  return [...replaced].slice(0, MAX_DESCRIPTION_LENGTH).join('');
+  return replaced.slice(0, MAX_DESCRIPTION_LENGTH);
 }
 
 /**
