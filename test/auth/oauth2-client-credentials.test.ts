@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { Writable } from 'node:stream';
 import { inspect } from 'node:util';
 import fc from 'fast-check';
 import { createRemoteJWKSet, customFetch, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
@@ -14,6 +15,7 @@ import {
   type OAuth2ClientCredentialsOptions,
 } from '../../src/auth/oauth2-client-credentials.js';
 import { isFarolError, type FarolError } from '../../src/errors.js';
+import { createLogger } from '../../src/log/logger.js';
 import { createCertificateAuthority, issueCertificate, type PemPair } from '../../src/pki/index.js';
 import { startAuthorizationServer, type RunningAuthorizationServer } from '../support/authorization-server.js';
 
@@ -324,6 +326,24 @@ describe('oauth2ClientCredentials against a real authorization server (oidc-prov
 
     await as.rotateKeys({ previous: 'drop' });
     await assert.rejects(jwtVerify(bearerToken(before), remoteJwks(), { issuer: as.issuer, audience: as.audience }), { code: 'ERR_JWKS_NO_MATCHING_KEY' });
+  });
+
+  it('logs each token fetch and failure without the token or the secret', async () => {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString('utf8'));
+        done();
+      },
+    });
+    const logger = createLogger({ name: 'client', destination });
+    const header = await provider({ logger }).authorization();
+    await provider({ logger, clientSecret: 'logged-never-secret' }).authorization().catch(() => undefined);
+    logger.flush();
+    const log = lines.join('');
+    assert.match(log, /"event":"oauth2_token"/);
+    assert.match(log, /"event":"oauth2_token_failed".*"code":"AUTH_REJECTED"/);
+    for (const secret of [bearerToken(header), as.clients[0]!.clientSecret, 'logged-never-secret']) assert.ok(!log.includes(secret), `the log shows ${secret}`);
   });
 
   it('a server with no errors of its own through all of the above', () => {

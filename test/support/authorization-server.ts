@@ -41,6 +41,7 @@ export interface AuthorizationServerClient {
   scope?: string;
 }
 
+/** A client to register: clientSecret defaults to a random one, authMethod to client_secret_basic. */
 export type ClientSpec = Omit<AuthorizationServerClient, 'clientSecret' | 'authMethod'> &
   Partial<Pick<AuthorizationServerClient, 'clientSecret' | 'authMethod'>>;
 
@@ -76,9 +77,11 @@ export interface SigningKeyInfo {
 
 export interface RotateKeysOptions {
   /**
-   * What happens to the keys signing so far. 'keep' (default): they stay in the JWKS, so tokens they
-   * signed keep verifying until they expire. 'drop': only the new key is served, so those tokens
-   * stop verifying (the emergency rotation after a key leak).
+   * What happens to the keys signing so far. 'keep' (default): every earlier key stays in the JWKS
+   * (after the new one), so tokens they signed keep verifying until they expire. 'drop': only the new
+   * key is served, so those tokens stop verifying (the emergency rotation after a key leak).
+   * Either way the JWKS changes at once: a verifier caching it (jose's createRemoteJWKSet waits
+   * cooldownDuration, 30 s by default, before refetching on an unknown kid) sees the new key late.
    */
   previous?: 'keep' | 'drop';
 }
@@ -264,7 +267,6 @@ export async function startAuthorizationServer(opts: AuthorizationServerOptions 
         resourceIndicators: {
           enabled: true,
           defaultResource: async () => audience,
-          useGrantedResource: async () => true,
           getResourceServerInfo: async (_ctx: unknown, indicator: string) => {
             if (!audiences.has(indicator)) throw new oidcErrors.InvalidTarget(`unknown resource server ${indicator}`);
             return {
