@@ -6,6 +6,7 @@ import { SignJWT } from 'jose';
 import { createJwtAuthenticator, type JwtAuthenticator, type JwtAuthenticatorOptions } from '../../src/auth/jwt-authenticator.js';
 import type { AuthResult } from '../../src/auth/principal.js';
 import { isFarolError } from '../../src/errors.js';
+import { DEFAULT_SCOPES, startAuthorizationServer, type RunningAuthorizationServer } from '../support/authorization-server.js';
 import {
   bearer,
   handmadeToken,
@@ -439,6 +440,53 @@ describe('JWT authenticator', () => {
       server.setKeys(jwksOf(es));
       await sleep(100);
       assert.deepEqual(await auth.authenticate(bearer(token)), accepted(TEST_SUBJECT));
+    });
+  });
+
+  describe('against a real OAuth2 server (oidc-provider)', () => {
+    let as: RunningAuthorizationServer;
+    let auth: JwtAuthenticator;
+
+    before(async () => {
+      as = await startAuthorizationServer();
+      auth = createJwtAuthenticator({ realm: TEST_REALM, issuer: as.issuer, audience: as.audience, jwksUrl: as.jwksUri, ca: as.ca, jwksCooldownMs: 0 });
+    });
+
+    after(async () => {
+      await auth.close();
+      await as.stop();
+    });
+
+    it('accepts its client-credentials access tokens, named by client_id, with their scopes', async () => {
+      const { accessToken } = await as.issueToken({ scope: DEFAULT_SCOPES.join(' ') });
+      const result = await auth.authenticate(bearer(accessToken));
+      assert.equal(result.outcome, 'authenticated');
+      if (result.outcome !== 'authenticated') return;
+      assert.equal(result.principal.kind, 'token');
+      assert.equal(result.principal.id, as.clients[0]?.clientId);
+      assert.deepEqual([...(result.principal.scopes ?? [])].sort(), [...DEFAULT_SCOPES].sort());
+    });
+
+    it('follows its key rotation, and keeps accepting tokens while the server is down thanks to the cache', async () => {
+      const before = (await as.issueToken()).accessToken;
+      await as.rotateKeys({ previous: 'keep' });
+      const after = (await as.issueToken()).accessToken;
+      assert.equal((await auth.authenticate(bearer(after))).outcome, 'authenticated');
+      assert.equal((await auth.authenticate(bearer(before))).outcome, 'authenticated');
+      await as.suspend();
+      try {
+        assert.equal((await auth.authenticate(bearer(after))).outcome, 'authenticated');
+      } finally {
+        await as.resume();
+      }
+    });
+
+    it('refuses its tokens for another audience, and expired ones', async () => {
+      const now = nowSec();
+      const wrongAudience = await as.signToken({ aud: 'https://payments.service.consul', client_id: 'x', exp: now + 60 });
+      const expired = await as.signToken({ aud: as.audience, client_id: 'x', iat: now - 600, exp: now - 300 });
+      assert.deepEqual(await auth.authenticate(bearer(wrongAudience)), refusal('unexpected audience'));
+      assert.deepEqual(await auth.authenticate(bearer(expired)), refusal('token expired'));
     });
   });
 });
