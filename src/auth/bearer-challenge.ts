@@ -22,7 +22,7 @@ const MAX_DESCRIPTION_LENGTH = 200;
 
 /** True when `realm` can be written into a challenge (printable ASCII, tab, obs-text). */
 export function isValidRealm(realm: string): boolean {
-  return HEADER_TEXT.test(realm);
+  return typeof realm === 'string' && HEADER_TEXT.test(realm);
 }
 
 /** An RFC 9110 quoted-string: `"` and `\` escaped with a backslash. The caller ensures the text is header-safe. */

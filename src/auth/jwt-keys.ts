@@ -320,6 +320,12 @@ export function createJwtKeys(opts: JwtKeyOptions, requestedAlgorithms?: readonl
       'configure exactly one of jwksUrl (with ca), publicKey, jwks or secret',
     );
   }
+  const remoteOnly = (['ca', 'jwksCooldownMs', 'jwksCacheMaxAgeMs', 'jwksTimeoutMs', 'onKeysError'] as const).filter(
+    (field) => (opts as Partial<RemoteJwksOptions>)[field] !== undefined,
+  );
+  if (opts.jwksUrl === undefined && remoteOnly.length > 0) {
+    throw invalid(`${remoteOnly.join(', ')} only apply to a remote key set, and no jwksUrl is configured`, 'give jwksUrl, or drop those options');
+  }
   const none = async (): Promise<void> => undefined;
   if (opts.secret !== undefined) {
     const algorithms = checkAlgorithms(requestedAlgorithms, true);

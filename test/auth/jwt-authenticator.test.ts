@@ -93,6 +93,10 @@ describe('JWT authenticator', () => {
       assertConfigInvalid(() => createJwtAuthenticator({ ...claimsOptions, jwksUrl: 'http://127.0.0.1:1/jwks' }), /is not https/);
       assertConfigInvalid(() => createJwtAuthenticator({ ...claimsOptions, jwksUrl: 'not a url' }), /is not a URL/);
       assertConfigInvalid(() => createJwtAuthenticator({ ...claimsOptions, jwks: { keys: 'nope' } as never }), /not a JSON Web Key Set/);
+      assertConfigInvalid(
+        () => createJwtAuthenticator({ ...claimsOptions, publicKey: es.publicPem, ca: 'pem' } as JwtAuthenticatorOptions),
+        /ca only apply to a remote key set/,
+      );
     });
 
     it('bounds the clock tolerance and the JWKS timings, and needs an issuer, an audience and a header-safe realm', () => {
@@ -104,6 +108,7 @@ describe('JWT authenticator', () => {
       assertConfigInvalid(() => createJwtAuthenticator({ ...claimsOptions, issuer: '', publicKey: es.publicPem }), /issuer/);
       assertConfigInvalid(() => createJwtAuthenticator({ ...claimsOptions, audience: [], publicKey: es.publicPem }), /audience/);
       assertConfigInvalid(() => createJwtAuthenticator({ ...claimsOptions, realm: 'a\r\nSet-Cookie: x', publicKey: es.publicPem }), /realm/);
+      assertConfigInvalid(() => createJwtAuthenticator({ ...claimsOptions, realm: undefined as unknown as string, publicKey: es.publicPem }), /realm/);
     });
   });
 
