@@ -3,9 +3,9 @@ import type { AuthRequest, AuthResult, Authenticator } from './principal.js';
 
 /**
  * Runs a request through a chain of authenticators. The first one whose kind of credentials the
- * request carries decides (authenticated or rejected); if none does, the request is rejected with
- * 401 and the first authenticator's challenge. A brute-force limiter belongs around this call,
- * keyed by remote address and attempted user name.
+ * request carries decides (authenticated, rejected, or limited by a brute-force limiter wrapped
+ * around it: see limited-authenticator.ts); if none does, the request is rejected with 401 and
+ * the first authenticator's challenge.
  */
 export async function authenticate(authenticators: Authenticator[], req: AuthRequest): Promise<AuthResult> {
   const [first] = authenticators;

@@ -40,6 +40,17 @@ export type AuthResult =
       challenge: string;
       /** The user name the client tried, if it sent one. */
       username?: string;
+    }
+  /**
+   * Refused unread: too many failed attempts came from this address or for this user name
+   * (see limited-authenticator.ts). HTTP 429 with Retry-After: retryAfterSec.
+   */
+  | {
+      outcome: 'limited';
+      /** Whole seconds, at least 1. */
+      retryAfterSec: number;
+      /** Short and safe for logs. */
+      reason: string;
     };
 
 /**
