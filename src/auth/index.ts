@@ -14,3 +14,4 @@ export {
 } from './verified-credentials.js';
 export { authenticate } from './authenticate.js';
 export { basicCredentials, bearerCredentials, type CredentialProvider } from './credentials.js';
+export { bearerChallenge, type BearerChallengeOptions, type BearerErrorCode } from './bearer-challenge.js';

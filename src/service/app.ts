@@ -2,10 +2,10 @@ import { STATUS_CODES } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { fastify, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { authenticate, authorize, type AccessRequirement, type Authenticator, type PeerTls, type Principal } from '../auth/index.js';
+import { authenticate, authorize, bearerChallenge, type AccessRequirement, type Authenticator, type PeerTls, type Principal } from '../auth/index.js';
 import type { Logger } from '../log/logger.js';
 import type { TlsMaterial } from '../pki/index.js';
-import { installAuditLog, logAuthFailure, logForbidden, pathOf } from './audit.js';
+import { installAuditLog, logAuthFailure, logAuthLimited, logForbidden, pathOf } from './audit.js';
 
 /**
  * A route's own authentication and authorization, as fastify route config:
@@ -108,10 +108,11 @@ export function buildApp(opts: BuildAppOptions): FarolApp {
   app.addHook('onRequest', async (request, reply) => {
     if (isPublicRoute(request)) return;
     const routeAuth = request.routeOptions.config.auth;
+    const tls = clientCerts ? peerTls(request) : undefined;
     const result = await authenticate(routeAuth?.authenticators ?? opts.authenticators, {
       headers: request.headers,
       remoteAddress: request.ip,
-      ...(clientCerts ? { tls: peerTls(request) } : {}),
+      ...(tls ? { tls } : {}),
     });
     if (result.outcome === 'authenticated') {
       const decision = authorize(result.principal, opts.require, routeAuth?.require);
@@ -122,7 +123,14 @@ export function buildApp(opts: BuildAppOptions): FarolApp {
       logForbidden(audit, request, instance, result.principal, decision.reason);
       return sendForbidden(reply, result.principal, decision.missingScopes, instance.serviceName);
     }
-    const hadCredentials = request.headers.authorization !== undefined;
+    if (result.outcome === 'limited') {
+      logAuthLimited(audit, request, instance, result);
+      return reply
+        .code(429)
+        .header('retry-after', String(result.retryAfterSec))
+        .send({ error: 'too_many_requests', message: `too many failed logins: try again in ${result.retryAfterSec} s` });
+    }
+    const hadCredentials = request.headers.authorization !== undefined || tls?.peerCertificate !== undefined;
     if (result.outcome === 'rejected') {
       // An anonymous request is not a failed login: its access line (status 401) is enough.
       if (hadCredentials) logAuthFailure(audit, request, instance, result);
@@ -189,7 +197,7 @@ function sendUnauthorized(reply: FastifyReply, status: 400 | 401, challenge: str
  */
 function sendForbidden(reply: FastifyReply, principal: Principal, missingScopes: string[], realm: string): FastifyReply {
   if (principal.kind === 'token' && missingScopes.length > 0) {
-    reply.header('www-authenticate', `Bearer realm="${realm}", error="insufficient_scope", scope="${missingScopes.join(' ')}"`);
+    reply.header('www-authenticate', bearerChallenge({ realm, error: 'insufficient_scope', scope: missingScopes }));
   }
   return reply.code(403).send({ error: 'forbidden', message: 'authenticated, but not allowed to use this route' });
 }

@@ -77,3 +77,25 @@ export function logForbidden(
     'access denied',
   );
 }
+
+/** A login refused unread because too many failed before it (a 429). */
+export function logAuthLimited(
+  audit: Logger,
+  request: FastifyRequest,
+  instance: { readonly instanceId: string },
+  result: Extract<AuthResult, { outcome: 'limited' }>,
+): void {
+  audit.warn(
+    {
+      event: 'auth_limited',
+      instance: instance.instanceId,
+      remoteAddress: request.ip,
+      reason: result.reason,
+      retryAfterSec: result.retryAfterSec,
+      method: request.method,
+      path: pathOf(request.url),
+      status: 429,
+    },
+    'login attempts limited',
+  );
+}
