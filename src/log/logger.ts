@@ -1,6 +1,6 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { FileDestination } from './file-destination.js';
+import { createRedactor } from './redact.js';
 
 export type { Logger } from 'pino';
 
@@ -50,14 +50,23 @@ export interface LoggerOptions {
   level?: string;
 }
 
+export const REDACTED_CENSOR = '[REDACTED]';
+
+/** Applied to every logged object and to child bindings (see redact.ts for why not pino's `redact`). */
+export const redactSecrets = createRedactor(REDACTED_PATHS, REDACTED_CENSOR);
+
+/**
+ * A pino logger writing JSON lines. To a file, lines are batched by event-loop turn (see
+ * FileDestination): they reach the file within the turn they are logged in, at the latest on exit;
+ * `logger.flush()` writes them at once.
+ */
 export function createLogger(options: LoggerOptions): Logger {
   const level = options.level ?? process.env.FAROL_LOG_LEVEL ?? 'info';
   let destination: DestinationStream;
   if (options.destination) {
     destination = options.destination;
   } else if (options.file) {
-    mkdirSync(dirname(options.file), { recursive: true });
-    destination = pino.destination({ dest: options.file, append: true, mkdir: true, sync: true });
+    destination = new FileDestination(options.file);
   } else {
     destination = pino.destination({ dest: 1, sync: true });
   }
@@ -65,7 +74,7 @@ export function createLogger(options: LoggerOptions): Logger {
     {
       name: options.name,
       level,
-      redact: { paths: REDACTED_PATHS, censor: '[REDACTED]' },
+      formatters: { log: redactSecrets, bindings: redactSecrets },
       timestamp: pino.stdTimeFunctions.isoTime,
       base: { pid: process.pid },
     },

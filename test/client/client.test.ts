@@ -437,6 +437,7 @@ describeWithConsul('client against a real Consul agent', (getAgent) => {
     assert.ok(results.every((r) => r.status === 200 && r.instance.id === `${service}-well`), 'every call ended on the healthy instance');
     assert.ok(results.some((r) => r.attempts === 2), 'some calls needed a second try');
     assert.equal(sick.requests.length, 3, 'the sick instance got three calls, then was ejected');
+    await farol.close(); // writes the pending log lines
     const events = (await readFile(join(logDir.path, 'retry-log.txt'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.ok(events.some((e) => e.event === 'ejected' && e.instance === `${service}-sick`), 'the ejection is logged');
     assert.ok(events.some((e) => e.event === 'retry'), 'the retries are logged');
