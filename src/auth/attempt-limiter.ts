@@ -27,7 +27,10 @@ import { FarolError } from '../errors.js';
  *
  * Concurrency. An admitted attempt holds a reservation on its keys until it is settled, and a key
  * admits only as many attempts at once as failures it has left before locking (one on probation).
- * So a burst of parallel guesses sent before the first answer cannot get past the limit.
+ * So a burst of parallel guesses sent before the first answer cannot get past the limit. The one
+ * exception is a trusted pair (below) with no failures: a returning client's parallel requests
+ * all go through. The cost: a client's very first burst from a new address gets 429 (Retry-After
+ * 1 s) for the attempts beyond the per-user limit, until one of them has succeeded.
  *
  * Not letting an attacker lock the real user out (the cost of per-user locks). A successful login
  * makes its (address, user name) pair trusted for 30 days, and a trusted pair is not subject to
@@ -165,8 +168,12 @@ function refresh(state: KeyState, t: number, policy: Policy): void {
 }
 
 /** How long an attempt on this key must wait, or 0 when it may be made now. */
-function waitMs(state: KeyState, t: number, policy: Policy): number {
+function waitMs(state: KeyState, t: number, policy: Policy, trustedPair: boolean): number {
   if (t < state.lockedUntil) return state.lockedUntil - t;
+  // A trusted pair with a clean record is a returning client, whose parallel requests must not
+  // queue behind each other; one burst of wrong guesses through it ends in a long lock (each
+  // failure past the limit doubles it), so this is not a way around the limit.
+  if (trustedPair && state.strikes === 0 && state.failures.length === 0) return 0;
   const room = state.strikes > 0 ? 1 : policy.limit - state.failures.length;
   // Full of attempts in flight: their answers decide; try again shortly.
   return state.inFlight >= room ? policy.lockBaseMs : 0;
@@ -332,7 +339,7 @@ export function createAttemptLimiter(opts: AttemptLimiterOptions = {}): AttemptL
       }
       let longest: { by: AttemptLimitedBy; ms: number } | undefined;
       for (const { by, state, policy } of limiting) {
-        const ms = waitMs(state, t, policy);
+        const ms = waitMs(state, t, policy, by === 'pair');
         if (ms > 0 && (longest === undefined || ms > longest.ms)) longest = { by, ms };
       }
       if (longest !== undefined) return { admitted: false, retryAfterMs: longest.ms, limitedBy: longest.by, reason: reasons[longest.by] };
