@@ -15,3 +15,26 @@ export {
 export { authenticate } from './authenticate.js';
 export { basicCredentials, bearerCredentials, type CredentialProvider } from './credentials.js';
 export { bearerChallenge, type BearerChallengeOptions, type BearerErrorCode } from './bearer-challenge.js';
+export {
+  createJwtAuthenticator,
+  JWT_REJECTION_REASONS,
+  type JwtAuthenticator,
+  type JwtAuthenticatorOptions,
+  type JwtClaimsOptions,
+  type JwtRejectionReason,
+} from './jwt-authenticator.js';
+export { DEFAULT_JWT_ALGORITHMS, SigningKeysUnavailableError, type JwtKeyOptions } from './jwt-keys.js';
+export {
+  createCertificateAuthenticator,
+  CERTIFICATE_SCHEME,
+  type CertificateAuthenticatorOptions,
+  type CertificateIdentitySource,
+} from './certificate-authenticator.js';
+export { createAttemptLimiter, ATTEMPT_LIMITER_DEFAULTS, type AttemptLimiter, type AttemptLimiterOptions } from './attempt-limiter.js';
+export { createLimitedAuthenticator, basicAttempt, credentialsAttempt, type LimitedAuthenticatorOptions } from './limited-authenticator.js';
+export {
+  oauth2ClientCredentials,
+  type OAuth2ClientCredentials,
+  type OAuth2ClientCredentialsOptions,
+  type ClientAuthMethod,
+} from './oauth2-client-credentials.js';

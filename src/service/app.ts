@@ -137,7 +137,7 @@ export function buildApp(opts: BuildAppOptions): FarolApp {
       return sendUnauthorized(reply, result.status, result.challenge, hadCredentials);
     }
     // 'absent' is only returned by a single authenticator; authenticate() turns it into a rejection.
-    return sendUnauthorized(reply, 401, opts.authenticators[0]!.challenge(), false);
+    return sendUnauthorized(reply, 401, '', false);
   });
 
   // While draining, every response closes its connection: a pooled client then opens a new one,
@@ -188,7 +188,8 @@ export function buildApp(opts: BuildAppOptions): FarolApp {
 function sendUnauthorized(reply: FastifyReply, status: 400 | 401, challenge: string, hadCredentials: boolean): FastifyReply {
   const message =
     status === 400 ? 'malformed Authorization header' : hadCredentials ? 'invalid credentials' : 'credentials are required';
-  return reply.code(status).header('www-authenticate', challenge).send({ error: 'unauthorized', message });
+  if (challenge !== '') reply.header('www-authenticate', challenge);
+  return reply.code(status).send({ error: 'unauthorized', message });
 }
 
 /**

@@ -1,6 +1,14 @@
 import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
-import type { Authenticator } from '../auth/index.js';
+import type {
+  AccessRequirement,
+  AttemptLimiterOptions,
+  Authenticator,
+  CertificateAuthenticatorOptions,
+  JwtClaimsOptions,
+  JwtKeyOptions,
+} from '../auth/index.js';
+import { accessRequirement } from '../auth/index.js';
 import { ConsulClient, parseGoDuration, type ConsulClientOptions } from '../consul/index.js';
 import { FarolError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -14,6 +22,24 @@ export interface TlsFiles {
 
 export type HealthCheckKind = 'https' | 'ttl';
 
+/**
+ * Bearer JWTs (see createJwtAuthenticator; the realm is the service name): `issuer`, `audience`
+ * and one key source, usually `jwksUrl`. `caFile` (or `ca`) verifies the JWKS server's TLS.
+ */
+export type JwtOptions = Omit<JwtClaimsOptions, 'realm'> & JwtKeyOptions & { caFile?: string };
+
+/**
+ * TLS client certificates (mTLS), verified against `ca` (PEM) or `caFile`, mapped to a principal
+ * as createCertificateAuthenticator says. `required` (default: when certificates are the
+ * service's only way to authenticate) turns callers without a trusted certificate away at the
+ * handshake; otherwise they may authenticate another way, and an untrusted certificate is a 401.
+ */
+export type ClientCertificateOptions = Omit<CertificateAuthenticatorOptions, 'now'> & {
+  ca?: string;
+  caFile?: string;
+  required?: boolean;
+};
+
 export interface ServiceOptions {
   /** Consul service name. */
   name: string;
@@ -24,9 +50,18 @@ export interface ServiceOptions {
   /** Address registered in Consul; default = bind (or 127.0.0.1 if bind is 0.0.0.0 / ::). */
   advertiseAddress?: string;
   tls: TlsFiles | TlsMaterial;
-  /** One of usersFile / authenticators. The basic-auth realm is the service name. */
+  /**
+   * How callers authenticate, at least one: a users file (Basic, realm = the service name),
+   * bearer JWTs, client certificates, and authenticators of your own (tried last).
+   */
   usersFile?: string;
+  jwt?: JwtOptions;
+  clientCertificates?: ClientCertificateOptions;
   authenticators?: Authenticator[];
+  /** Limits on failed Basic logins per address and user name (see attempt-limiter.ts); false turns them off. */
+  loginLimits?: AttemptLimiterOptions | false;
+  /** What every route demands of an authenticated caller; a route's `config.auth.require` may demand more. */
+  require?: AccessRequirement;
   /** false = standalone, never registered. Default: Consul's own environment variables. */
   consul?: ConsulClient | ConsulClientOptions | false;
   tags?: string[];
@@ -83,6 +118,24 @@ const authenticator = z.custom<Authenticator>(
   { error: 'must be an Authenticator (authenticate() and challenge())' },
 );
 
+const plainObject = (what: string) =>
+  z.custom<object>((value) => typeof value === 'object' && value !== null && !Array.isArray(value), { error: `must be ${what}` });
+
+const jwt = z.custom<JwtOptions>(
+  (value) => typeof value === 'object' && value !== null && 'issuer' in value && 'audience' in value,
+  { error: 'must be { issuer, audience, jwksUrl | publicKey | jwks | secret }' },
+);
+
+const clientCertificates = z
+  .custom<ClientCertificateOptions>((value) => typeof value === 'object' && value !== null && !Array.isArray(value), {
+    error: 'must be { caFile } or { ca }',
+  })
+  .refine((value) => (value.ca === undefined) !== (value.caFile === undefined), { error: 'needs exactly one of ca (PEM) or caFile' });
+
+const requirement = z.custom<AccessRequirement>((value) => typeof value === 'object' && value !== null && !Array.isArray(value), {
+  error: 'must be { scopes?, principals?, groups?, kinds? }',
+});
+
 const consul = z.union([
   z.literal(false),
   z.instanceof(ConsulClient),
@@ -113,6 +166,10 @@ const schema = z
     tls: z.union([tlsMaterial, tlsFiles], { error: 'must be { certFile, keyFile } or loaded TlsMaterial { cert, key }' }),
     usersFile: nonEmpty.optional(),
     authenticators: z.array(authenticator).min(1, { error: 'must hold at least one authenticator' }).optional(),
+    jwt: jwt.optional(),
+    clientCertificates: clientCertificates.optional(),
+    loginLimits: z.union([z.literal(false), plainObject('attempt limiter options or false')]).optional(),
+    require: requirement.optional(),
     consul: consul.optional(),
     tags: z.array(nonEmpty).default([]),
     meta: z
@@ -147,14 +204,10 @@ const schema = z
       .custom<NonNullable<ServiceOptions['routes']>>((value) => typeof value === 'function', { error: 'must be a function' })
       .optional(),
   })
-  .refine((opts) => opts.usersFile !== undefined || opts.authenticators !== undefined, {
-    error: 'either usersFile or authenticators is required',
-    path: ['usersFile'],
-  })
-  .refine((opts) => opts.usersFile === undefined || opts.authenticators === undefined, {
-    error: 'give usersFile or authenticators, not both',
-    path: ['usersFile'],
-  });
+  .refine(
+    (opts) => opts.usersFile !== undefined || opts.jwt !== undefined || opts.clientCertificates !== undefined || opts.authenticators !== undefined,
+    { error: 'no way to authenticate callers: give usersFile, jwt, clientCertificates or authenticators', path: ['usersFile'] },
+  );
 
 export type ResolvedServiceOptions = z.output<typeof schema> & { advertiseAddress: string };
 
@@ -175,6 +228,7 @@ export function resolveServiceOptions(input: ServiceOptions): ResolvedServiceOpt
     });
   }
   const opts = parsed.data;
+  if (opts.require !== undefined) opts.require = accessRequirement(opts.require);
   const advertiseAddress = opts.advertiseAddress ?? (WILDCARD_ADDRESSES.has(opts.bind) ? '127.0.0.1' : opts.bind);
   return { ...opts, advertiseAddress };
 }

@@ -1,11 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createBasicAuthenticator, readUsersFile, type Authenticator } from '../auth/index.js';
 import { ConsulClient, consulOptionsFromEnv } from '../consul/index.js';
 import { FarolError } from '../errors.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { loadServerTls, type TlsMaterial } from '../pki/index.js';
 import { buildApp, type FarolApp, type InstanceView } from './app.js';
+import { buildServiceAuth, type ServiceAuth } from './authenticators.js';
 import { checkServerName } from './check-server-name.js';
 import { listenError } from './listen-errors.js';
 import { DEFAULT_LOG_FILE, isTlsMaterial, resolveServiceOptions, type ResolvedServiceOptions, type ServiceOptions } from './options.js';
@@ -32,19 +32,22 @@ export interface FarolService {
 }
 
 /**
- * Validates the options, loads the TLS material and the users file, and builds the app, so every
- * configuration error surfaces here, before anything listens.
+ * Validates the options, loads the TLS material, the users file and the CAs, and builds the app,
+ * so every configuration error surfaces here, before anything listens.
  */
 export async function createService(options: ServiceOptions): Promise<FarolService> {
   const opts = resolveServiceOptions(options);
   const tls = isTlsMaterial(opts.tls) ? opts.tls : await loadServerTls(opts.tls);
-  const authenticators = opts.authenticators ?? [
-    createBasicAuthenticator({ users: await readUsersFile(opts.usersFile!), realm: opts.name }),
-  ];
   const logger = opts.logger ?? createLogger({ name: 'server', file: opts.logFile ?? DEFAULT_LOG_FILE });
-  const service = new Service(opts, tls, authenticators, logger);
-  if (opts.routes) await opts.routes(service.app);
-  return service;
+  const auth = await buildServiceAuth(opts, logger);
+  try {
+    const service = new Service(opts, tls, auth, logger);
+    if (opts.routes) await opts.routes(service.app);
+    return service;
+  } catch (error) {
+    await auth.close();
+    throw error;
+  }
 }
 
 class Service implements FarolService, InstanceView {
@@ -62,12 +65,19 @@ class Service implements FarolService, InstanceView {
   constructor(
     private readonly opts: ResolvedServiceOptions,
     private readonly tls: TlsMaterial,
-    authenticators: Authenticator[],
+    private readonly auth: ServiceAuth,
     private readonly logger: Logger,
   ) {
     this.name = opts.name;
     this.instanceId = newInstanceId(opts.name);
-    this.app = buildApp({ tls, authenticators, audit: logger, instance: this });
+    this.app = buildApp({
+      tls,
+      authenticators: auth.authenticators,
+      ...(opts.require ? { require: opts.require } : {}),
+      ...(auth.clientCertificates ? { clientCertificates: auth.clientCertificates } : {}),
+      audit: logger,
+      instance: this,
+    });
   }
 
   get serviceName(): string {
@@ -105,6 +115,7 @@ class Service implements FarolService, InstanceView {
       await this.app.listen({ host: bind, port });
     } catch (error) {
       await this.app.close().catch(() => undefined);
+      await this.auth.close();
       throw listenError(error, bind, port);
     }
     this.listeningPort = (this.app.server.address() as AddressInfo).port;
@@ -119,6 +130,7 @@ class Service implements FarolService, InstanceView {
         else registration.stopHeartbeat();
         await this.app.close().catch(() => undefined);
         await this.ownedConsul?.close().catch(() => undefined);
+        await this.auth.close();
         throw error;
       }
       this.registration = registration;
@@ -194,6 +206,7 @@ class Service implements FarolService, InstanceView {
     // (e) Gone from Consul.
     if (registration?.registered) await this.deregister(registration);
     await this.ownedConsul?.close();
+    await this.auth.close();
     this.logger.info({ event: 'stopped', ...log, reason, ms: since() }, 'service stopped');
   }
 

@@ -27,8 +27,9 @@ describe('authenticate (the chain)', () => {
     assert.equal(bob.outcome, 'rejected', 'the first Basic authenticator decides; the second is not asked');
   });
 
-  it('rejects with 401 and the first challenge when no authenticator finds credentials', async () => {
-    const expected = { outcome: 'rejected', status: 401, reason: 'no credentials', challenge: 'Basic realm="first", charset="UTF-8"' };
+  it('rejects with 401 and every challenge when no authenticator finds credentials', async () => {
+    const challenge = 'Basic realm="first", charset="UTF-8", Basic realm="second", charset="UTF-8"';
+    const expected = { outcome: 'rejected', status: 401, reason: 'no credentials', challenge };
     assert.deepEqual(await authenticate(chain, { headers: {} }), expected);
     assert.deepEqual(await authenticate(chain, { headers: { authorization: 'Bearer abc' } }), expected);
   });

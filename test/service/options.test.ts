@@ -54,12 +54,33 @@ describe('service options', () => {
     assert.equal(messageOf({ ...valid, keepRegistered: { every: 1 } }), 'invalid service option keepRegistered.every: unknown option');
   });
 
-  it('needs exactly one of usersFile and authenticators', () => {
+  it('needs at least one way to authenticate callers, and lets several be combined', () => {
     const { usersFile: _unused, ...withoutUsers } = valid;
-    assert.equal(messageOf(withoutUsers), 'invalid service option usersFile: either usersFile or authenticators is required');
+    assert.equal(
+      messageOf(withoutUsers),
+      'invalid service option usersFile: no way to authenticate callers: give usersFile, jwt, clientCertificates or authenticators',
+    );
     const authenticator = { scheme: 'basic', challenge: () => 'Basic realm="x"', authenticate: async () => ({ outcome: 'absent' as const }) };
-    assert.match(messageOf({ ...valid, authenticators: [authenticator] }), /not both/);
-    assert.equal(resolveServiceOptions({ ...withoutUsers, authenticators: [authenticator] }).authenticators?.length, 1);
+    assert.equal(resolveServiceOptions({ ...valid, authenticators: [authenticator] }).authenticators?.length, 1);
+    assert.equal(resolveServiceOptions({ ...withoutUsers, clientCertificates: { caFile: 'ca.pem' } }).clientCertificates?.caFile, 'ca.pem');
+    assert.equal(
+      resolveServiceOptions({ ...withoutUsers, jwt: { issuer: 'https://idp', audience: 'api', jwksUrl: 'https://idp/jwks' } }).jwt?.issuer,
+      'https://idp',
+    );
+  });
+
+  it('wants exactly one CA for client certificates', () => {
+    assert.match(messageOf({ ...valid, clientCertificates: {} }), /clientCertificates: needs exactly one of ca \(PEM\) or caFile/);
+    assert.match(messageOf({ ...valid, clientCertificates: { ca: 'x', caFile: 'y' } }), /needs exactly one of ca/);
+  });
+
+  it('checks a service-wide access requirement at startup', () => {
+    assert.deepEqual(resolveServiceOptions({ ...valid, require: { scopes: ['orders:read', 'orders:read'] } }).require, {
+      scopes: ['orders:read'],
+    });
+    assert.throws(() => resolveServiceOptions({ ...valid, require: { scopes: ['not a scope'] } }), (error: unknown) =>
+      isFarolError(error, 'CONFIG_INVALID'),
+    );
   });
 
   it('accepts every port from 0 to 65535 and nothing outside', () => {

@@ -1,0 +1,70 @@
+import {
+  createBasicAuthenticator,
+  createCertificateAuthenticator,
+  createJwtAuthenticator,
+  createLimitedAuthenticator,
+  basicAttempt,
+  readUsersFile,
+  type Authenticator,
+  type JwtAuthenticator,
+} from '../auth/index.js';
+import type { Logger } from '../log/logger.js';
+import { loadCaBundle } from '../pki/index.js';
+import type { JwtOptions, ResolvedServiceOptions } from './options.js';
+
+/** The authenticators a service runs, what its listener must ask of TLS, and what to release on stop. */
+export interface ServiceAuth {
+  authenticators: Authenticator[];
+  clientCertificates?: { ca: string; required: boolean };
+  close(): Promise<void>;
+}
+
+/**
+ * Builds a service's authenticator chain from its options, in the order requests are tried:
+ * Basic (users file, behind the brute-force limiter), bearer JWT, client certificate, then the
+ * caller's own authenticators. The header schemes come first: a caller that sends an
+ * Authorization header means it, even on a connection that also carries a certificate.
+ */
+export async function buildServiceAuth(opts: ResolvedServiceOptions, logger: Logger): Promise<ServiceAuth> {
+  const authenticators: Authenticator[] = [];
+  const closers: (() => Promise<void>)[] = [];
+  if (opts.usersFile !== undefined) {
+    const basic = createBasicAuthenticator({ users: await readUsersFile(opts.usersFile), realm: opts.name });
+    authenticators.push(
+      opts.loginLimits === false ? basic : createLimitedAuthenticator(basic, { limits: opts.loginLimits ?? {}, attemptOf: basicAttempt }),
+    );
+  }
+  if (opts.jwt !== undefined) {
+    const jwt = await jwtAuthenticator(opts.jwt, opts.name, logger);
+    authenticators.push(jwt);
+    closers.push(() => jwt.close());
+  }
+  let clientCertificates: ServiceAuth['clientCertificates'];
+  if (opts.clientCertificates !== undefined) {
+    const { ca, caFile, required, ...mapping } = opts.clientCertificates;
+    authenticators.push(createCertificateAuthenticator(mapping));
+    // With certificates the only way in, a caller without one is turned away at the handshake.
+    const onlyWay = authenticators.length === 1 && opts.authenticators === undefined;
+    clientCertificates = { ca: ca ?? (await loadCaBundle(caFile!)), required: required ?? onlyWay };
+  }
+  authenticators.push(...(opts.authenticators ?? []));
+  return {
+    authenticators,
+    ...(clientCertificates ? { clientCertificates } : {}),
+    close: async () => {
+      await Promise.all(closers.map((close) => close()));
+    },
+  };
+}
+
+async function jwtAuthenticator(jwt: JwtOptions, realm: string, logger: Logger): Promise<JwtAuthenticator> {
+  const { caFile, ...rest } = jwt;
+  const ca = rest.jwksUrl !== undefined && caFile !== undefined ? await loadCaBundle(caFile) : undefined;
+  const remote = rest.jwksUrl !== undefined
+    ? {
+        ...(ca !== undefined ? { ca } : {}),
+        onKeysError: (error: Error) => logger.warn({ event: 'jwks_unavailable', error: error.message }, 'could not fetch the token signing keys'),
+      }
+    : {};
+  return createJwtAuthenticator({ ...remote, ...rest, realm });
+}
