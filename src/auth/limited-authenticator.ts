@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createAttemptLimiter, type Attempt, type AttemptLimiter, type AttemptLimiterOptions } from './attempt-limiter.js';
 import { parseRequestAuthorization } from './authorization-header.js';
 import type { AuthRequest, AuthResult, Authenticator } from './principal.js';
@@ -54,6 +55,30 @@ export const basicAttempt: AttemptOf = (req) => {
 export function createLimitedAuthenticator(inner: Authenticator, opts: LimitedAuthenticatorOptions = {}): Authenticator {
   const limiter = opts.limiter ?? createAttemptLimiter(opts.limits);
   const attemptOf = opts.attemptOf ?? credentialsAttempt;
+  // Requests from one address with the same Authorization value, while the first is still being
+  // verified, are one guess, not many: they share its attempt and its result. So a client's first
+  // burst of parallel calls is neither counted as a burst of failures nor paid in scrypt per call.
+  const inFlight = new Map<string, Promise<AuthResult>>();
+
+  const attemptOnce = async (req: AuthRequest, tried: { username?: string }): Promise<AuthResult> => {
+    const attempt: Attempt = { ...(req.remoteAddress === undefined ? {} : { address: req.remoteAddress }), ...tried };
+    const admission = limiter.admit(attempt);
+    if (!admission.admitted) {
+      return { outcome: 'limited', retryAfterSec: Math.max(1, Math.ceil(admission.retryAfterMs / 1000)), reason: admission.reason };
+    }
+    const { ticket } = admission;
+    let result: AuthResult;
+    try {
+      result = await inner.authenticate(req);
+    } catch (error) {
+      ticket.abandoned();
+      throw error;
+    }
+    if (result.outcome === 'authenticated') ticket.succeeded();
+    else if (result.outcome === 'rejected') ticket.failed(result.username);
+    else ticket.abandoned();
+    return result;
+  };
 
   return {
     scheme: inner.scheme,
@@ -61,23 +86,24 @@ export function createLimitedAuthenticator(inner: Authenticator, opts: LimitedAu
     async authenticate(req: AuthRequest): Promise<AuthResult> {
       const tried = attemptOf(req);
       if (tried === undefined) return inner.authenticate(req);
-      const attempt: Attempt = { ...(req.remoteAddress === undefined ? {} : { address: req.remoteAddress }), ...tried };
-      const admission = limiter.admit(attempt);
-      if (!admission.admitted) {
-        return { outcome: 'limited', retryAfterSec: Math.max(1, Math.ceil(admission.retryAfterMs / 1000)), reason: admission.reason };
-      }
-      const { ticket } = admission;
-      let result: AuthResult;
+      const key = guessKey(req);
+      if (key === undefined) return attemptOnce(req, tried);
+      const pending = inFlight.get(key);
+      if (pending !== undefined) return pending;
+      const attempt = attemptOnce(req, tried);
+      inFlight.set(key, attempt);
       try {
-        result = await inner.authenticate(req);
-      } catch (error) {
-        ticket.abandoned();
-        throw error;
+        return await attempt;
+      } finally {
+        inFlight.delete(key);
       }
-      if (result.outcome === 'authenticated') ticket.succeeded();
-      else if (result.outcome === 'rejected') ticket.failed(result.username);
-      else ticket.abandoned();
-      return result;
     },
   };
+}
+
+/** The address and a digest of the Authorization value (never the value itself, which holds a password). */
+function guessKey(req: AuthRequest): string | undefined {
+  const value = Object.entries(req.headers).find(([name]) => name.toLowerCase() === 'authorization')?.[1];
+  if (typeof value !== 'string') return undefined;
+  return `${req.remoteAddress ?? ''}\0${createHash('sha256').update(value).digest('base64')}`;
 }

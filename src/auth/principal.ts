@@ -1,3 +1,5 @@
+import type { X509Certificate } from 'node:crypto';
+
 /** Who a request speaks for, once an authenticator has accepted its credentials. */
 export interface Principal {
   kind: 'user' | 'token' | 'certificate';
@@ -24,7 +26,7 @@ export interface PeerTls {
   /** Node's reason when not authorized, e.g. CERT_HAS_EXPIRED or UNABLE_TO_VERIFY_LEAF_SIGNATURE. */
   authorizationError?: string;
   /** The leaf certificate the client presented; undefined when it sent none. */
-  peerCertificate?: import('node:crypto').X509Certificate;
+  peerCertificate?: X509Certificate;
 }
 
 export type AuthResult =

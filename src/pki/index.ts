@@ -3,7 +3,7 @@ export { createCertificateAuthority } from './ca.js';
 export type { CreateCertificateAuthorityOptions } from './ca.js';
 export { issueCertificate } from './issue.js';
 export type { IssueCertificateOptions } from './issue.js';
-export { serverSubjectAltNames } from './subject-alt-names.js';
+export { serverSubjectAltNames, clientSubjectAltNames, CLIENT_TRUST_DOMAIN } from './subject-alt-names.js';
 export { CERT_FILE_NAMES, clientCertFileNames } from './file-names.js';
 export { initCertificates } from './init.js';
 export type { InitCertificatesOptions, InitCertificatesResult } from './init.js';

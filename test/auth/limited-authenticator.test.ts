@@ -51,6 +51,21 @@ describe('limited authenticator', () => {
     assert.equal(verifications.count, 4);
   });
 
+  it("treats a new client's burst of parallel calls with the same credentials as one attempt: all pass, one verification", async () => {
+    const { limited, verifications } = setUp();
+    const results = await Promise.all(Array.from({ length: 64 }, () => limited.authenticate(login('alice:wonderland', '192.0.2.8'))));
+    assert.ok(results.every((result) => result.outcome === 'authenticated'), JSON.stringify(results.map((r) => r.outcome)));
+    assert.equal(verifications.count, 1);
+  });
+
+  it('still counts each different guess of a parallel burst', async () => {
+    const { limited, verifications } = setUp({ maxFailuresPerAddress: 3 });
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => limited.authenticate(login(`alice:guess${i}`, '192.0.2.9'))));
+    assert.equal(results.filter((result) => result.outcome === 'rejected').length, 3);
+    assert.equal(results.filter((result) => result.outcome === 'limited').length, 17);
+    assert.equal(verifications.count, 3);
+  });
+
   it('counts ::ffff:192.0.2.7 and 192.0.2.7 as one source', async () => {
     const { limited, verifications } = setUp({ maxFailuresPerAddress: 4 });
     await limited.authenticate(login('a:wrong', '::ffff:192.0.2.7'));
