@@ -12,7 +12,9 @@ export {
   type ResolvedServiceOptions,
   type TlsFiles,
   type HealthCheckKind,
+  type JwtOptions,
+  type ClientCertificateOptions,
 } from './options.js';
-export type { FarolApp, InstanceView } from './app.js';
+export type { FarolApp, InstanceView, RouteAuth } from './app.js';
 export { buildRegistration, newInstanceId, checkIdFor, heartbeatIntervalMs, isUnknownCheck, type RegistrationInput } from './registration.js';
 export { checkServerName, type CheckServerName } from './check-server-name.js';

@@ -1,6 +1,5 @@
 import { STATUS_CODES } from 'node:http';
 import type { Command } from 'commander';
-import { basicCredentials, type CredentialProvider } from '../../auth/index.js';
 import {
   BALANCER_KINDS,
   createClient,
@@ -16,11 +15,10 @@ import {
 import { consulOptionsFromEnv } from '../../consul/index.js';
 import { FarolError } from '../../errors.js';
 import { ExitCode, type ExitCodeValue } from '../exit-codes.js';
-import { promptSecret } from '../prompt.js';
+import { callCredentials, type CallCredentials, type CredentialFlags } from './call-credentials.js';
 import { action, type CliContext } from '../run.js';
 
-interface CallFlags {
-  user?: string;
+interface CallFlags extends CredentialFlags {
   ca?: string;
   serverName?: string;
   method?: string;
@@ -92,34 +90,29 @@ export function parseTimeoutFlag(text: string): number {
   return ms;
 }
 
-async function credentialsFor(user: string | undefined, ctx: CliContext): Promise<CredentialProvider | undefined> {
-  if (!user) return undefined;
-  const fromEnv = ctx.io.env.FAROL_PASSWORD;
-  const password = fromEnv ? fromEnv : await promptSecret(ctx.io, `password for user '${user}'`, 'set FAROL_PASSWORD or run in a terminal');
-  return basicCredentials(user, password);
-}
-
 function summary(result: CallResult): string {
   const reason = STATUS_CODES[result.status];
   return `${result.status}${reason ? ` ${reason}` : ''} from ${result.instance.id} at ${hostPort(result.instance)} in ${Math.round(result.latencyMs)} ms\n`;
 }
 
 /** Successful statuses exit 0; the others become the FarolError a script can tell apart. */
-function checkStatus(result: CallResult, service: string, method: string, path: string, user: string | undefined): ExitCodeValue {
+function checkStatus(result: CallResult, service: string, method: string, path: string, who: CallCredentials): ExitCodeValue {
   const { status } = result;
   if (status >= 200 && status < 300) return ExitCode.OK;
   if (status === 401) {
-    throw user
-      ? new FarolError('AUTH_REJECTED', `the service rejected the credentials for user '${user}' (401)`, {
-          hint: `check the password in FAROL_PASSWORD, and that user '${user}' is in the users file of '${service}'`,
-        })
-      : new FarolError('AUTH_REJECTED', `the service '${service}' requires credentials (401)`, {
-          hint: 'pass --user NAME (the password comes from FAROL_PASSWORD or the prompt)',
-        });
+    const message = who.label
+      ? `'${service}' rejected the credentials of ${who.label} (401)`
+      : `the service '${service}' requires credentials (401)`;
+    throw new FarolError('AUTH_REJECTED', message, { hint: who.hint401 });
   }
   if (status === 403) {
-    throw new FarolError('FORBIDDEN', `${user ? `user '${user}'` : 'this client'} may not ${method} ${path} on '${service}' (403)`, {
-      hint: `ask the owner of '${service}' to grant access`,
+    throw new FarolError('FORBIDDEN', `${who.label ?? 'this client'} may not ${method} ${path} on '${service}' (403)`, {
+      hint: `ask the owner of '${service}' to grant access (a scope, or your identity on the route's list)`,
+    });
+  }
+  if (status === 429) {
+    throw new FarolError('AUTH_REJECTED', `'${service}' refused the login: too many failed attempts (429)`, {
+      hint: `wait ${String(result.headers['retry-after'] ?? 'a few')} seconds, and check the credentials before trying again`,
     });
   }
   throw new FarolError('REQUEST_FAILED', `'${service}' answered ${status}${STATUS_CODES[status] ? ` ${STATUS_CODES[status]}` : ''} to ${method} ${path}`, {
@@ -134,6 +127,15 @@ export function registerCallCommand(program: Command, ctx: CliContext): void {
     .argument('<service>', 'Consul service name')
     .argument('[path]', 'request path', '/')
     .option('--user <name>', 'user for basic authentication (default: $FAROL_USER); the password comes from $FAROL_PASSWORD or a prompt')
+    .option('--token', 'send a bearer token, read from $FAROL_TOKEN or a prompt')
+    .option('--oauth-issuer <url>', 'get tokens with OAuth2 client credentials from this issuer (discovery); the secret comes from $FAROL_CLIENT_SECRET')
+    .option('--oauth-token-url <url>', 'the token endpoint, instead of --oauth-issuer')
+    .option('--client-id <id>', 'OAuth2 client id')
+    .option('--scope <scopes>', 'OAuth2 scopes to ask for (space- or comma-separated)')
+    .option('--audience <uri>', 'the service to ask a token for (RFC 8707 resource)')
+    .option('--oauth-ca <file>', "CA of the authorization server's certificate (default: the system CAs)")
+    .option('--cert <file>', 'client certificate (PEM) for mTLS, e.g. certs/client-alice.pem')
+    .option('--key <file>', 'private key of --cert')
     .option('--ca <file>', 'CA certificate that signed the service certificates (default: $FAROL_CA or certs/ca.pem)')
     .option('--server-name <name>', "TLS name the certificate must carry; '{service}' becomes the service name")
     .option('--method <method>', 'HTTP method (default: GET, or POST with --data)')
@@ -157,13 +159,13 @@ export function registerCallCommand(program: Command, ctx: CliContext): void {
         const repeat = flags.repeat === undefined ? undefined : parseCountFlag('--repeat', flags.repeat, 1, 10_000_000);
         const concurrency = parseCountFlag('--concurrency', flags.concurrency, 1, 10_000);
         const method = (flags.method ?? (flags.data === undefined ? 'GET' : 'POST')).toUpperCase();
-        const user = flags.user ?? (env.FAROL_USER || undefined);
-        const credentials = await credentialsFor(user, ctx);
+        const who = await callCredentials(flags, ctx);
 
         const client = createClient({
           consul: { ...consulOptionsFromEnv(env), ...(flags.consul ? { address: flags.consul } : {}) },
           ca: { caFile: flags.ca ?? (env.FAROL_CA || 'certs/ca.pem') },
-          ...(credentials ? { credentials } : {}),
+          ...(who.provider ? { credentials: who.provider } : {}),
+          ...(who.clientCertificate ? { clientCertificate: who.clientCertificate } : {}),
           ...(flags.serverName ? { serverName: flags.serverName } : {}),
           timeoutMs,
           balancer,
@@ -185,9 +187,10 @@ export function registerCallCommand(program: Command, ctx: CliContext): void {
           if (flags.json) ctx.io.stdout(`${JSON.stringify(result)}\n`);
           else if (result.body !== '') ctx.io.stdout(result.body.endsWith('\n') ? result.body : `${result.body}\n`);
           ctx.io.stderr(summary(result));
-          return checkStatus(result, service, method, path, user);
+          return checkStatus(result, service, method, path, who);
         } finally {
           await client.close();
+          await who.close();
         }
       }),
     );

@@ -15,6 +15,7 @@ import {
   DEFAULT_PORT,
   stopOnSignals,
   type FarolService,
+  type ServiceOptions,
 } from '../../service/index.js';
 import { ExitCode, type ExitCodeValue } from '../exit-codes.js';
 import { action, type CliContext } from '../run.js';
@@ -28,6 +29,14 @@ interface ServeFlags {
   cert?: string;
   key?: string;
   users?: string;
+  jwksUrl?: string;
+  jwksCa?: string;
+  issuer?: string;
+  audience?: string;
+  clientCa?: string;
+  clientCertRequired?: boolean;
+  requireScope: string[];
+  allow: string[];
   tag: string[];
   meta: string[];
   check: string;
@@ -95,10 +104,44 @@ function tlsFiles(flags: ServeFlags, env: NodeJS.ProcessEnv): { certFile: string
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
+/** The authentication part of the service options, from the flags: Basic, bearer JWT, client certificates, requirements. */
+export function authOptions(flags: ServeFlags, env: NodeJS.ProcessEnv): Pick<ServiceOptions, 'usersFile' | 'jwt' | 'clientCertificates' | 'require'> {
+  const jwtFlags = [flags.jwksUrl, flags.issuer, flags.audience];
+  if (jwtFlags.some((flag) => flag !== undefined) && jwtFlags.some((flag) => flag === undefined)) {
+    throw new FarolError('CONFIG_INVALID', '--jwks-url, --issuer and --audience go together', {
+      hint: "bearer tokens are checked against the issuer's keys (--jwks-url), its name (--issuer) and this service's name in the tokens (--audience)",
+    });
+  }
+  if (flags.jwksCa !== undefined && flags.jwksUrl === undefined) {
+    throw new FarolError('CONFIG_INVALID', '--jwks-ca needs --jwks-url', { hint: 'it is the CA of the JWKS server certificate' });
+  }
+  if (flags.clientCertRequired === true && flags.clientCa === undefined) {
+    throw new FarolError('CONFIG_INVALID', '--client-cert-required needs --client-ca', { hint: 'pass the CA that issues client certificates, e.g. certs/ca.pem' });
+  }
+  const jwt = flags.jwksUrl !== undefined && flags.issuer !== undefined && flags.audience !== undefined
+    ? { jwksUrl: flags.jwksUrl, issuer: flags.issuer, audience: flags.audience, ...(flags.jwksCa !== undefined ? { caFile: flags.jwksCa } : {}) }
+    : undefined;
+  const clientCertificates = flags.clientCa !== undefined
+    ? { caFile: flags.clientCa, ...(flags.clientCertRequired === true ? { required: true } : {}) }
+    : undefined;
+  // Basic auth stays the default, and is on whenever a users file is named.
+  const usersFile = flags.users ?? env.FAROL_USERS_FILE ?? (jwt || clientCertificates ? undefined : 'users.txt');
+  const require = {
+    ...(flags.requireScope.length > 0 ? { scopes: flags.requireScope } : {}),
+    ...(flags.allow.length > 0 ? { principals: flags.allow } : {}),
+  };
+  return {
+    ...(usersFile !== undefined ? { usersFile } : {}),
+    ...(jwt ? { jwt } : {}),
+    ...(clientCertificates ? { clientCertificates } : {}),
+    ...(Object.keys(require).length > 0 ? { require } : {}),
+  };
+}
+
 export function registerServeCommand(program: Command, ctx: CliContext): void {
   program
     .command('serve')
-    .description('serve a service over HTTPS with basic auth, registered in Consul with a health check, until SIGINT/SIGTERM')
+    .description('serve a service over HTTPS with basic auth, bearer JWTs or client certificates, registered in Consul with a health check, until SIGINT/SIGTERM')
     .requiredOption('--service <name>', 'Consul service name')
     .option('--port <port>', 'port to listen on (0 picks a free one)', String(DEFAULT_PORT))
     .option('--bind <address>', 'address to listen on', DEFAULT_BIND)
@@ -106,7 +149,15 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
     .option('--certs <dir>', 'folder with cert.pem and key.pem (env FAROL_CERTS_DIR, default certs)')
     .option('--cert <file>', 'server certificate (PEM), instead of --certs')
     .option('--key <file>', 'server private key (PEM), with --cert')
-    .option('--users <file>', 'users file from `farol users add` (env FAROL_USERS_FILE, default users.txt)')
+    .option('--users <file>', 'basic auth: users file from `farol users add` (env FAROL_USERS_FILE; default users.txt unless --jwks-url or --client-ca)')
+    .option('--jwks-url <url>', "bearer JWTs: the issuer's JWKS endpoint (https), with --issuer and --audience")
+    .option('--issuer <iss>', 'bearer JWTs: the iss a token must carry')
+    .option('--audience <aud>', "bearer JWTs: the aud a token must carry (this service's identifier)")
+    .option('--jwks-ca <file>', 'CA of the JWKS server certificate (default: the system CAs)')
+    .option('--client-ca <file>', 'mTLS: accept client certificates issued by this CA (e.g. certs/ca.pem)')
+    .option('--client-cert-required', 'mTLS: refuse connections without a trusted client certificate at the handshake (default when it is the only way in)')
+    .option('--require-scope <scope>', 'every route needs a token with this scope (repeatable)', collect, [])
+    .option('--allow <principal>', 'only these principals may call (user names, token subjects, certificate identities; repeatable)', collect, [])
     .option('--tag <tag>', 'Consul tag (repeatable)', collect, [])
     .option('--meta <key=value>', 'Consul service meta (repeatable)', collect, [])
     .option('--check <kind>', 'health check: https (Consul calls /health) or ttl (heartbeats)', 'https')
@@ -140,7 +191,7 @@ async function serve(flags: ServeFlags, ctx: CliContext): Promise<ExitCodeValue>
       bind: flags.bind,
       ...(flags.address !== undefined ? { advertiseAddress: flags.address } : {}),
       tls,
-      usersFile: flags.users ?? env.FAROL_USERS_FILE ?? 'users.txt',
+      ...authOptions(flags, env),
       consul: consul ?? false,
       tags: flags.tag,
       meta,
