@@ -13,12 +13,23 @@
  *     on both sides, an undici keep-alive Pool in front. Installed with apt-get when missing and
  *     running as root; otherwise the row is skipped, saying what to install.
  *
+ * Two more rows, informative only (not in the issue's goals), split row 2's cost in two:
+ *
+ *  5. an undici keep-alive Pool straight to one Farol instance (basic auth, no discovery): what a
+ *     Farol instance costs compared with the bare node:https server of row 1;
+ *  6. Farol's createClient to a service with that one instance: what the client adds on top.
+ *
+ * Rows 1 and 5 compare two processes each; rows 2 and 4 run five (a client, three instances, and
+ * Consul or HAProxy) on the same CPUs, so on a small machine they also compete for cores.
+ *
  * Every server and the load generator of each row run in child processes (bench/fixtures/), so
  * the CPU time of each side is its own: the client's from process.cpuUsage() in the load
  * process, the servers' (instances, Consul, HAProxy) from /proc/<pid>/stat over the measured
  * window. Each row warms up first, then runs N requests or S seconds, whichever comes first.
  *
  *   npm run bench -- --requests 20000 --concurrency 64 --seconds 20
+ *   npm run bench -- --rows 2,6            (row 1, the baseline, always runs)
+ *   npm run bench -- --profile /tmp/prof   (CPU profiles of the load generators and instances)
  *   FAROL_BENCH_REQUESTS=2000 FAROL_BENCH_CONCURRENCY=32 FAROL_BENCH_SECONDS=10 npm run bench
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -42,6 +53,7 @@ import type { LoadResult } from './fixtures/protocol.js';
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const FIXTURES = join(REPO_ROOT, 'bench', 'fixtures');
 const SERVICE = 'bench-fleet';
+const SINGLE_SERVICE = 'bench-single';
 const USERNAME = 'bench';
 const INSTANCES = 3;
 
@@ -59,7 +71,13 @@ function positiveInteger(name: string, text: string | undefined, fallback: numbe
 }
 
 const { values: flags } = parseArgs({
-  options: { requests: { type: 'string' }, concurrency: { type: 'string' }, seconds: { type: 'string' } },
+  options: {
+    requests: { type: 'string' },
+    concurrency: { type: 'string' },
+    seconds: { type: 'string' },
+    rows: { type: 'string' },
+    profile: { type: 'string' },
+  },
   strict: true,
 });
 const REQUESTS = positiveInteger('--requests / FAROL_BENCH_REQUESTS', flags.requests ?? process.env.FAROL_BENCH_REQUESTS, 20_000);
@@ -67,6 +85,19 @@ const CONCURRENCY = positiveInteger('--concurrency / FAROL_BENCH_CONCURRENCY', f
 const SECONDS = positiveInteger('--seconds / FAROL_BENCH_SECONDS', flags.seconds ?? process.env.FAROL_BENCH_SECONDS, 20);
 const WARMUP = { requests: Math.min(2_000, Math.max(200, Math.ceil(REQUESTS / 10))), seconds: Math.min(5, SECONDS) };
 const MEASURE = { requests: REQUESTS, seconds: SECONDS };
+const ALL_ROWS = [1, 2, 3, 4, 5, 6];
+const ROWS = parseRows(flags.rows ?? process.env.FAROL_BENCH_ROWS);
+const PROFILE_DIR = flags.profile ?? process.env.FAROL_BENCH_PROFILE;
+
+function parseRows(text: string | undefined): Set<number> {
+  if (text === undefined || text === '') return new Set(ALL_ROWS);
+  const rows = text.split(',').map((part) => Number(part.trim()));
+  if (rows.some((row) => !ALL_ROWS.includes(row))) {
+    console.error(`bench: --rows / FAROL_BENCH_ROWS is a comma-separated list of ${ALL_ROWS.join(', ')}, got ${JSON.stringify(text)}`);
+    process.exit(2);
+  }
+  return new Set([1, ...rows]);
+}
 
 // ---------------------------------------------------------------------------------------------
 // child processes: started here, tracked, and always stopped
@@ -149,7 +180,9 @@ interface NodeChild {
 /** Runs bench/fixtures/<script> with tsx and sends it its configuration on stdin. */
 function startFixture(script: string, name: string, config: unknown): NodeChild {
   if (cleaning) throw new Error(`not starting ${name}: the bench is stopping`);
-  const child = spawn(process.execPath, ['--import', 'tsx', join(FIXTURES, script)], {
+  // One folder per process: Node writes a profile per thread (tsx's loader runs in a thread of its own).
+  const profile = PROFILE_DIR === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', join(PROFILE_DIR, name.replace(/\W+/g, '-'))];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', join(FIXTURES, script)], {
     cwd: REPO_ROOT,
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -215,17 +248,17 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function waitForPassing(consulHttpAddr: string, count: number, timeoutMs: number): Promise<void> {
+async function waitForPassing(consulHttpAddr: string, service: string, count: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let seen = 0;
   while (Date.now() < deadline) {
-    const response = await request(`${consulHttpAddr}/v1/health/service/${SERVICE}?passing`);
+    const response = await request(`${consulHttpAddr}/v1/health/service/${service}?passing`);
     const entries = (await response.body.json()) as unknown[];
     seen = entries.length;
     if (seen >= count) return;
     await sleep(200);
   }
-  throw new Error(`only ${seen} of ${count} instances of ${SERVICE} passing in Consul after ${timeoutMs / 1000} s`);
+  throw new Error(`only ${seen} of ${count} instances of ${service} passing in Consul after ${timeoutMs / 1000} s`);
 }
 
 
@@ -310,6 +343,7 @@ interface ServerProcess {
 }
 
 interface Row {
+  number: number;
   label: string;
   load: LoadResult;
   serverCpuUs: number;
@@ -318,7 +352,7 @@ interface Row {
   breakdown: { name: string; cpuUs: number; rssBytes: number }[];
 }
 
-async function measureRow(label: string, config: LoadConfig, serverProcesses: () => ServerProcess[]): Promise<Row> {
+async function measureRow(number: number, label: string, config: LoadConfig, serverProcesses: () => ServerProcess[]): Promise<Row> {
   console.error(`bench: ${label}: warming up (${WARMUP.requests} requests or ${WARMUP.seconds} s)…`);
   const load = startFixture('load.ts', `load generator (${label})`, config);
   try {
@@ -332,6 +366,7 @@ async function measureRow(label: string, config: LoadConfig, serverProcesses: ()
     const result = message.result as LoadResult;
     if (result.errors > 0) console.error(`bench: ${label}: ${result.errors} requests failed; the first: ${result.firstError}`);
     return {
+      number,
       label,
       load: result,
       serverCpuUs: breakdown.reduce((sum, server) => sum + server.cpuUs, 0),
@@ -339,6 +374,8 @@ async function measureRow(label: string, config: LoadConfig, serverProcesses: ()
       breakdown,
     };
   } finally {
+    // It exits by itself once it has reported (and only then writes a CPU profile).
+    await Promise.race([exited(load.child), sleep(5_000)]);
     await stopChild(load.child);
   }
 }
@@ -363,17 +400,17 @@ function printTable(rows: Row[], skipped: string[]): void {
   const base = rows[0]!;
   console.log('\n| # | approach | req/s | p50 ms | p99 ms | client CPU µs/req | servers CPU µs/req | client RSS MB | servers RSS MB | errors | req/s vs 1 | p99 vs 1 | CPU/req vs 1 |');
   console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-  rows.forEach((row, i) => {
+  rows.forEach((row) => {
     const cpu = cpuPerRequest(row);
     console.log(
-      `| ${i + 1} | ${row.label} | ${Math.round(throughput(row))} | ${ms(row.load.p50Ms)} | ${ms(row.load.p99Ms)} | ${Math.round(cpu.client)} | ${Math.round(cpu.servers)} | ${mb(row.load.rssBytes)} | ${mb(row.serverRssBytes)} | ${row.load.errors} | ${ratio(throughput(row), throughput(base))} | ${ratio(row.load.p99Ms, base.load.p99Ms)} | ${ratio(cpu.total, cpuPerRequest(base).total)} |`,
+      `| ${row.number} | ${row.label} | ${Math.round(throughput(row))} | ${ms(row.load.p50Ms)} | ${ms(row.load.p99Ms)} | ${Math.round(cpu.client)} | ${Math.round(cpu.servers)} | ${mb(row.load.rssBytes)} | ${mb(row.serverRssBytes)} | ${row.load.errors} | ${ratio(throughput(row), throughput(base))} | ${ratio(row.load.p99Ms, base.load.p99Ms)} | ${ratio(cpu.total, cpuPerRequest(base).total)} |`,
     );
   });
   console.log('');
-  rows.forEach((row, i) => {
+  rows.forEach((row) => {
     const n = Math.max(1, row.load.ok);
     const parts = row.breakdown.map((server) => `${server.name} ${Math.round(server.cpuUs / n)} µs/req, ${mb(server.rssBytes)} MB`);
-    console.log(`- row ${i + 1} servers: ${parts.join('; ')}`);
+    console.log(`- row ${row.number} servers: ${parts.join('; ')}`);
   });
   for (const reason of skipped) console.log(`- skipped: ${reason}`);
   console.log('- CPU/req is client + servers CPU time (user + system) over the measured window, divided by the successful requests.');
@@ -460,9 +497,24 @@ async function main(): Promise<void> {
     instanceChildren.push(instance.child);
     return instance;
   });
+  // Rows 5 and 6 call a service of its own with a single instance.
+  const single =
+    ROWS.has(5) || ROWS.has(6)
+      ? startFixture('farol-instance.ts', 'single Farol instance', {
+          name: SINGLE_SERVICE,
+          certFile: file('cert.pem'),
+          keyFile: file('key.pem'),
+          usersFile: file('users.txt'),
+          consulAddress: consulAgent.address,
+          logFile: file('server-single.log'),
+        })
+      : undefined;
+  if (single) instanceChildren.push(single.child);
   const baselinePort = Number((await baseline.messages.next(60_000, 'its port')).port);
+  const singlePort = single ? Number((await single.messages.next(60_000, 'its port')).port) : undefined;
   const instancePorts = await Promise.all(instances.map(async (instance) => Number((await instance.messages.next(60_000, 'its port')).port)));
-  await waitForPassing(consulAgent.httpAddr, INSTANCES, 60_000);
+  await waitForPassing(consulAgent.httpAddr, SERVICE, INSTANCES, 60_000);
+  if (single) await waitForPassing(consulAgent.httpAddr, SINGLE_SERVICE, 1, 60_000);
 
   const common = { concurrency: CONCURRENCY, warmup: WARMUP, measure: MEASURE, caFile: file('ca.pem'), username: USERNAME, password };
   const instanceProcesses = (): ServerProcess[] => instances.map((instance, i) => ({ name: `instance ${i + 1}`, pid: instance.pid }));
@@ -470,26 +522,34 @@ async function main(): Promise<void> {
   const skipped: string[] = [];
 
   rows.push(
-    await measureRow('baseline: undici Pool → node:https', { ...common, mode: 'pool', origin: `https://127.0.0.1:${baselinePort}` }, () => [
+    await measureRow(1, 'baseline: undici Pool → node:https', { ...common, mode: 'pool', origin: `https://127.0.0.1:${baselinePort}` }, () => [
       { name: 'node:https server', pid: baseline.pid },
     ]),
   );
-  rows.push(
-    await measureRow(
-      'Farol: createClient → 3 instances',
-      { ...common, mode: 'farol', consulAddress: consulAgent.address, service: SERVICE, logFile: file('client.log') },
-      () => [...instanceProcesses(), ...consulProcesses()],
-    ),
-  );
-  rows.push(
-    await measureRow(
-      'original: Consul query + new TLS connection per request',
-      { ...common, mode: 'original', consulHttpAddr: consulAgent.httpAddr, service: SERVICE },
-      () => [...instanceProcesses(), ...consulProcesses()],
-    ),
-  );
+  if (ROWS.has(2)) {
+    rows.push(
+      await measureRow(
+        2,
+        'Farol: createClient → 3 instances',
+        { ...common, mode: 'farol', consulAddress: consulAgent.address, service: SERVICE, logFile: file('client.log') },
+        () => [...instanceProcesses(), ...consulProcesses()],
+      ),
+    );
+  }
+  if (ROWS.has(3)) {
+    rows.push(
+      await measureRow(
+        3,
+        'original: Consul query + new TLS connection per request',
+        { ...common, mode: 'original', consulHttpAddr: consulAgent.httpAddr, service: SERVICE },
+        () => [...instanceProcesses(), ...consulProcesses()],
+      ),
+    );
+  }
 
-  if ('skip' in haproxy) {
+  if (!ROWS.has(4)) {
+    // not asked for
+  } else if ('skip' in haproxy) {
     skipped.push(`row 4 (HAProxy): ${haproxy.skip}`);
     console.error(`bench: skipping the HAProxy row: ${haproxy.skip}`);
   } else {
@@ -503,11 +563,31 @@ async function main(): Promise<void> {
     await waitForHttps(`https://127.0.0.1:${port}/health`, caPem, 20_000, proxyProcess);
     rows.push(
       await measureRow(
+        4,
         `HAProxy (${haproxy.version.replace(/^HAProxy version (\S+).*$/, '$1')}) → 3 instances`,
         { ...common, mode: 'pool', origin: `https://127.0.0.1:${port}` },
         () => [{ name: 'HAProxy', pid: proxyProcess.pid! }, ...instanceProcesses()],
       ),
     );
+  }
+
+  if (single && singlePort !== undefined) {
+    const singleProcesses = (): ServerProcess[] => [{ name: 'single instance', pid: single.pid }];
+    if (ROWS.has(5)) {
+      rows.push(
+        await measureRow(5, 'extra: undici Pool → 1 Farol instance', { ...common, mode: 'pool', origin: `https://127.0.0.1:${singlePort}` }, singleProcesses),
+      );
+    }
+    if (ROWS.has(6)) {
+      rows.push(
+        await measureRow(
+          6,
+          'extra: createClient → 1 Farol instance',
+          { ...common, mode: 'farol', consulAddress: consulAgent.address, service: SINGLE_SERVICE, logFile: file('client-single.log') },
+          () => [...singleProcesses(), ...consulProcesses()],
+        ),
+      );
+    }
   }
 
   console.log(

@@ -11,7 +11,7 @@ import { createDiscovery } from './discovery.js';
 import type { ServedSetOptions } from './served-set.js';
 import { hostPort, type Instance } from './instance.js';
 import { OutlierDetector, type OutlierOptions } from './outlier.js';
-import { InstancePools, serverNameFor, type PoolTarget } from './pools.js';
+import { exchange, InstancePools, serverNameFor, TryTimedOut, type PoolTarget } from './pools.js';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
 import { isIdempotentMethod, isRetryableStatus, parseRetryAfter, retryDelayMs } from './retry-policy.js';
 import { errorCode, requestFailureToFarolError } from './tls-errors.js';
@@ -205,19 +205,12 @@ export function createClient(opts: ClientOptions): FarolClient {
     callerSignal: AbortSignal | undefined,
   ): Promise<Attempt> {
     const serverName = serverNameFor(instance, opts.serverName);
-    const facts = { service, instance: instance.id, address: instance.address, port: instance.port, method: request.method, path: request.path };
-    const timeout = AbortSignal.timeout(tryTimeoutMs);
-    const signal = callerSignal ? AbortSignal.any([timeout, callerSignal]) : timeout;
+    const facts = () => ({ service, instance: instance.id, address: instance.address, port: instance.port, method: request.method, path: request.path });
     const done = state.balancer.start(instance);
     const started = performance.now();
     try {
-      const response = await ready.poolFor({ instance, serverName }).request({
-        ...request,
-        signal,
-        headersTimeout: tryTimeoutMs,
-        bodyTimeout: tryTimeoutMs,
-      });
-      const body = await response.body.text();
+      const response = await exchange(ready.poolFor({ instance, serverName }), request, tryTimeoutMs, callerSignal);
+      const { body } = response;
       const latencyMs = elapsed(started);
       const failed = response.statusCode >= 500;
       done({ latencyMs, ok: !failed });
@@ -225,7 +218,9 @@ export function createClient(opts: ClientOptions): FarolClient {
       else state.outliers.recordSuccess(instance.id);
       const retryAfterMs = response.statusCode === 503 ? parseRetryAfter(response.headers['retry-after'], Date.now()) : undefined;
       if (retryAfterMs !== undefined) state.resting.set(instance.id, performance.now() + retryAfterMs);
-      logger.info({ event: 'call', ...facts, status: response.statusCode, latencyMs }, `${request.method} ${request.path} -> ${response.statusCode}`);
+      if (logger.isLevelEnabled('info')) {
+        logger.info({ event: 'call', ...facts(), status: response.statusCode, latencyMs }, `${request.method} ${request.path} -> ${response.statusCode}`);
+      }
       return {
         kind: 'response',
         result: {
@@ -245,14 +240,14 @@ export function createClient(opts: ClientOptions): FarolClient {
       if (callerSignal?.aborted) {
         return { kind: 'failure', error: new FarolError('ABORTED', `the call to '${service}' was aborted`, { cause: caught }), retryable: false };
       }
-      const error = timeout.aborted
+      const error = caught instanceof TryTimedOut
         ? new FarolError('TIMEOUT', `'${service}' at ${hostPort(instance)} did not answer within ${tryTimeoutMs < timeoutMs ? `the ${deadlineMs} ms deadline of the call` : `${timeoutMs} ms`}`, {
             hint: 'raise --timeout, or check the load and the logs of that instance',
             details: { service, target: hostPort(instance) },
           })
         : requestFailureToFarolError(ready.tlsAlertBehind(caught) ?? caught, { service, target: hostPort(instance), expectedName: serverName ?? instance.address, timeoutMs: tryTimeoutMs });
       noteFailure(service, state, instance.id);
-      logger.warn({ event: 'call_failed', ...facts, code: error.code, error: error.message, latencyMs }, error.message);
+      logger.warn({ event: 'call_failed', ...facts(), code: error.code, error: error.message, latencyMs }, error.message);
       const neverSent = NEVER_SENT.has(errorCode(caught) ?? '');
       return { kind: 'failure', error, retryable: neverSent || isIdempotentMethod(request.method) || opts.retryNonIdempotent === true };
     }

@@ -55,6 +55,19 @@ export const REDACTED_CENSOR = '[REDACTED]';
 /** Applied to every logged object and to child bindings (see redact.ts for why not pino's `redact`). */
 export const redactSecrets = createRedactor(REDACTED_PATHS, REDACTED_CENSOR);
 
+let lastTimeMs = Number.NaN;
+let lastTime = '';
+
+/** pino's isoTime, formatted once per millisecond: under load many lines share one. */
+function isoTime(): string {
+  const now = Date.now();
+  if (now !== lastTimeMs) {
+    lastTimeMs = now;
+    lastTime = `,"time":"${new Date(now).toISOString()}"`;
+  }
+  return lastTime;
+}
+
 /**
  * A pino logger writing JSON lines. To a file, lines are batched by event-loop turn (see
  * FileDestination): they reach the file within the turn they are logged in, at the latest on exit;
@@ -75,7 +88,7 @@ export function createLogger(options: LoggerOptions): Logger {
       name: options.name,
       level,
       formatters: { log: redactSecrets, bindings: redactSecrets },
-      timestamp: pino.stdTimeFunctions.isoTime,
+      timestamp: isoTime,
       base: { pid: process.pid },
     },
     destination,

@@ -73,25 +73,36 @@ function shallowCopy(value: Record<string, unknown>): Record<string, unknown> {
 function redactUnder(value: Record<string, unknown>, node: PathNode, censor: unknown, depth: number): Record<string, unknown> {
   let copy: Record<string, unknown> | undefined;
   // The literal children of a node are few (a dozen at most): look them up directly. A '*' node
-  // must look at every key of the value.
-  const visit = (key: string, next: PathNode): void => {
-    const current = (copy ?? value)[key];
-    if (current === undefined) return;
-    if (next.censor) {
-      copy ??= shallowCopy(value);
-      copy[key] = censor;
-      return;
-    }
-    if (!isObject(current) || depth > 32) return;
-    const redacted = redactUnder(current, next, censor, depth + 1);
-    if (redacted !== current) {
-      copy ??= shallowCopy(value);
-      copy[key] = redacted;
-    }
-  };
-  for (const [key, next] of node.children) if (Object.hasOwn(value, key)) visit(key, next);
-  if (node.any) for (const key of Object.keys(value)) visit(key, node.any);
+  // must look at every key of the value. (Plain loops, no closures: this runs for every line.)
+  for (const [key, next] of node.children) {
+    if (Object.hasOwn(value, key)) copy = redactKey(value, copy, key, next, censor, depth);
+  }
+  if (node.any) for (const key of Object.keys(value)) copy = redactKey(value, copy, key, node.any, censor, depth);
   return copy ?? value;
+}
+
+/** Censors `key` of `value` (or below it) per `next`; returns the copy of `value` made so far, if any. */
+function redactKey(
+  value: Record<string, unknown>,
+  copy: Record<string, unknown> | undefined,
+  key: string,
+  next: PathNode,
+  censor: unknown,
+  depth: number,
+): Record<string, unknown> | undefined {
+  const current = (copy ?? value)[key];
+  if (current === undefined) return copy;
+  if (next.censor) {
+    const censored = copy ?? shallowCopy(value);
+    censored[key] = censor;
+    return censored;
+  }
+  if (!isObject(current) || depth > 32) return copy;
+  const redacted = redactUnder(current, next, censor, depth + 1);
+  if (redacted === current) return copy;
+  const changed = copy ?? shallowCopy(value);
+  changed[key] = redacted;
+  return changed;
 }
 
 /** A function that returns the object with the values at `paths` replaced by `censor` (a copy, only when needed). */

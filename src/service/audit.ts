@@ -14,7 +14,8 @@ export function pathOf(url: string): string {
  * logged, never the headers, so credentials cannot reach the log even without redaction.
  */
 export function installAuditLog(app: FarolApp, audit: Logger, instance: { readonly instanceId: string }): void {
-  app.addHook('onResponse', async (request, reply) => {
+  // A callback hook, not an async one: no promise per request for a hook that never waits.
+  app.addHook('onResponse', (request, reply, done) => {
     audit.info(
       {
         event: 'access',
@@ -29,6 +30,7 @@ export function installAuditLog(app: FarolApp, audit: Logger, instance: { readon
       },
       'access',
     );
+    done();
   });
 }
 
