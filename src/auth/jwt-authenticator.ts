@@ -4,6 +4,7 @@ import { parseRequestAuthorization } from './authorization-header.js';
 import { bearerChallenge, isValidRealm } from './bearer-challenge.js';
 import { createJwtKeys, SigningKeysUnavailableError, type JwtKeyOptions } from './jwt-keys.js';
 import type { AuthRequest, AuthResult, Authenticator, Principal } from './principal.js';
+import { createVerifiedTokens, type VerifiedTokensOptions } from './verified-tokens.js';
 
 export interface JwtClaimsOptions {
   /** Shown in the challenge; the service uses its name. */
@@ -19,6 +20,12 @@ export interface JwtClaimsOptions {
   algorithms?: string[];
   /** Leeway for `exp` and `nbf` against clock skew, in seconds, 0 to 300. Default 30. */
   clockToleranceSec?: number;
+  /**
+   * Tokens that verified are remembered (by digest) until they expire or for at most 60 s, so a
+   * client reusing its token pays one signature check, not one per request: see
+   * verified-tokens.ts. Options to change the bounds; false verifies every request.
+   */
+  cache?: VerifiedTokensOptions | false;
 }
 
 export type JwtAuthenticatorOptions = JwtClaimsOptions & JwtKeyOptions;
@@ -146,6 +153,7 @@ export function createJwtAuthenticator(opts: JwtAuthenticatorOptions): JwtAuthen
     });
   }
   const keys = createJwtKeys(opts, opts.algorithms);
+  const verified = opts.cache === false ? undefined : createVerifiedTokens(opts.cache);
   const verifyOptions = { issuer, audience, algorithms: keys.algorithms, clockTolerance, requiredClaims: ['exp'] };
 
   const challenge = bearerChallenge({ realm: opts.realm });
@@ -165,6 +173,8 @@ export function createJwtAuthenticator(opts: JwtAuthenticatorOptions): JwtAuthen
         return { outcome: 'rejected', status: 400, reason: `malformed Bearer credentials: ${parsed.reason}`, challenge: malformedChallenge };
       }
       if (parsed?.scheme !== 'bearer') return { outcome: 'absent' };
+      const known = verified?.lookup(parsed.token);
+      if (known !== undefined) return { outcome: 'authenticated', principal: known };
       let payload: JWTPayload;
       try {
         ({ payload } = await jwtVerify(parsed.token, keys.key as Parameters<typeof jwtVerify>[1], verifyOptions));
@@ -172,7 +182,10 @@ export function createJwtAuthenticator(opts: JwtAuthenticatorOptions): JwtAuthen
         return refuse(rejectionReason(error));
       }
       const principal = principalOf(payload);
-      return typeof principal === 'string' ? refuse(principal) : { outcome: 'authenticated', principal };
+      if (typeof principal === 'string') return refuse(principal);
+      // requiredClaims makes jose refuse a token without a numeric exp.
+      verified?.remember(parsed.token, principal, ((payload.exp as number) + clockTolerance) * 1000);
+      return { outcome: 'authenticated', principal };
     },
   };
 }
