@@ -7,10 +7,11 @@ import { Readable } from 'node:stream';
 import { Command } from 'commander';
 import fc from 'fast-check';
 import { Agent } from 'undici';
-import { parseMetaPairs, registerServeCommand } from '../../src/cli/commands/serve.js';
+import { authOptions, parseMetaPairs, registerServeCommand } from '../../src/cli/commands/serve.js';
 import type { ExitCodeValue } from '../../src/cli/exit-codes.js';
 import type { CliContext } from '../../src/cli/run.js';
 import { isFarolError } from '../../src/errors.js';
+import { clientSubjectAltNames, issueCertificate } from '../../src/pki/index.js';
 import { basic, httpsGet, issueTestPki, tempDir, writeUsers, type TestPki } from '../service/fixtures.js';
 
 interface Run {
@@ -71,6 +72,31 @@ describe('--meta parsing', () => {
         assert.deepEqual(parsed, { ...meta });
       }),
     );
+  });
+});
+
+describe('serve auth flags', () => {
+  const flags = (extra: Record<string, unknown>) =>
+    ({ requireScope: [], allow: [], ...extra }) as unknown as Parameters<typeof authOptions>[0];
+
+  it('keeps Basic with users.txt as the default, and drops it when another method is named without --users', () => {
+    assert.deepEqual(authOptions(flags({}), {}), { usersFile: 'users.txt' });
+    assert.deepEqual(authOptions(flags({ clientCa: 'ca.pem' }), {}), { clientCertificates: { caFile: 'ca.pem' } });
+    assert.deepEqual(authOptions(flags({ clientCa: 'ca.pem', users: 'u.txt' }), {}), { usersFile: 'u.txt', clientCertificates: { caFile: 'ca.pem' } });
+    assert.deepEqual(authOptions(flags({ clientCa: 'ca.pem' }), { FAROL_USERS_FILE: 'e.txt' }).usersFile, 'e.txt');
+  });
+
+  it('builds the JWT options from the three flags together, and refuses one without the others', () => {
+    const jwt = { jwksUrl: 'https://idp/jwks', issuer: 'https://idp', audience: 'orders' };
+    assert.deepEqual(authOptions(flags({ ...jwt, jwksCa: 'idp-ca.pem' }), {}).jwt, { ...jwt, caFile: 'idp-ca.pem' });
+    for (const partial of [{ jwksUrl: jwt.jwksUrl }, { issuer: jwt.issuer, audience: jwt.audience }, { jwksCa: 'x.pem' }]) {
+      assert.throws(() => authOptions(flags(partial), {}), (error: unknown) => isFarolError(error, 'CONFIG_INVALID'), JSON.stringify(partial));
+    }
+    assert.throws(() => authOptions(flags({ clientCertRequired: true }), {}), (error: unknown) => isFarolError(error, 'CONFIG_INVALID'));
+  });
+
+  it('turns --require-scope and --allow into the service-wide requirement', () => {
+    assert.deepEqual(authOptions(flags({ requireScope: ['a', 'b'], allow: ['alice'] }), {}).require, { scopes: ['a', 'b'], principals: ['alice'] });
   });
 });
 
@@ -167,5 +193,26 @@ describe('farol serve', () => {
     assert.equal(await run.done, 0);
     assert.ok(performance.now() - signalled >= 280, 'exits only after the drain delay');
     assert.equal(run.stderr(), '');
+  });
+
+  it('--client-ca with --allow: a client certificate from the CA gets in, only for the allowed identity', async () => {
+    const run = runServe([
+      '--service', 'api', '--port', '0', '--cert', pki.certFile, '--key', pki.keyFile, '--client-ca', pki.caFile,
+      '--allow', 'spiffe://farol.local/client/alice', '--no-register', '--drain-delay', '0s', '--log-file', join(dir, 'logs', 'mtls-log.txt'),
+    ]);
+    const [, url] = await waitFor('the ready line', () => run.stdout().match(/at (https:\/\/127\.0\.0\.1:\d+)/));
+    const alice = await issueCertificate(pki.ca, { commonName: 'alice', usage: 'client', ...clientSubjectAltNames('alice') });
+    const bob = await issueCertificate(pki.ca, { commonName: 'bob', usage: 'client', ...clientSubjectAltNames('bob') });
+    const agents = [alice, bob].map((pair) => new Agent({ connect: { ca: pki.caPem, cert: pair.certPem, key: pair.keyPem } }));
+    try {
+      const asAlice = await httpsGet(agents[0]!, `${url}/`);
+      assert.equal(asAlice.status, 200);
+      assert.equal(asAlice.json().user, 'spiffe://farol.local/client/alice');
+      assert.equal((await httpsGet(agents[1]!, `${url}/`)).status, 403);
+    } finally {
+      await Promise.all(agents.map((agent) => agent.close()));
+      process.emit('SIGTERM', 'SIGTERM');
+    }
+    assert.equal(await run.done, 0);
   });
 });
