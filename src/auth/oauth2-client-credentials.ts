@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { Agent, request } from 'undici';
 import { FarolError, type ErrorCode } from '../errors.js';
+import { CONNECTION_FAILURES, errorCode, TIMEOUT_CODES } from '../net-errors.js';
 import type { Logger } from '../log/logger.js';
 import type { CredentialProvider } from './credentials.js';
 import { parseJson, parseOAuthError, parseTokenResponse, printable, tokenSchedule, type OAuthErrorResponse } from './token-response.js';
@@ -434,32 +435,12 @@ const TLS_UNTRUSTED_CODES: Record<string, string> = {
   CERT_REVOKED: 'it has been revoked',
 };
 
-const UNREACHABLE_CODES: Record<string, string> = {
-  ECONNREFUSED: 'connection refused',
-  ECONNRESET: 'connection reset',
-  UND_ERR_SOCKET: 'connection closed by the other side',
-  EHOSTUNREACH: 'host unreachable',
-  ENETUNREACH: 'network unreachable',
-  ENOTFOUND: 'host name not found',
-  EAI_AGAIN: 'host name lookup failed',
-};
-
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT', 'ABORT_ERR', 'UND_ERR_ABORTED']);
-
-function firstCode(error: unknown): string | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && current !== null && typeof current === 'object'; depth += 1) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
+const ABORT_CODES = new Set(['ABORT_ERR', 'UND_ERR_ABORTED']);
 
 function transportError(error: unknown, url: string, timeoutMs: number, redact: (text: string) => string): FarolError {
   const { origin, host } = new URL(url);
-  const code = firstCode(error);
-  const isTimeout = (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) || (code !== undefined && TIMEOUT_CODES.has(code));
+  const code = errorCode(error);
+  const isTimeout = (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) || (code !== undefined && (TIMEOUT_CODES.has(code) || ABORT_CODES.has(code)));
   const details = { url, cause: code };
   const make = (farolCode: ErrorCode, message: string, hint: string) => new FarolError(farolCode, message, { hint, cause: error, details });
   const tlsHint = "pass the PEM of the CA that signed the authorization server's certificate as the ca option";
@@ -472,8 +453,8 @@ function transportError(error: unknown, url: string, timeoutMs: number, redact: 
   if (isTimeout) {
     return make('TIMEOUT', `the authorization server at ${origin} did not answer within ${timeoutMs} ms`, 'check that it is up, or raise timeoutMs');
   }
-  if (code !== undefined && code in UNREACHABLE_CODES) {
-    return make('REQUEST_FAILED', `could not reach the authorization server at ${origin}: ${UNREACHABLE_CODES[code]} (${code})`, 'check that the authorization server is running and that tokenEndpoint (or issuer) is right');
+  if (code !== undefined && code in CONNECTION_FAILURES) {
+    return make('REQUEST_FAILED', `could not reach the authorization server at ${origin}: ${CONNECTION_FAILURES[code]} (${code})`, 'check that the authorization server is running and that tokenEndpoint (or issuer) is right');
   }
   if (code !== undefined && (code.startsWith('ERR_SSL_') || code === 'EPROTO')) {
     return make('REQUEST_FAILED', `the TLS handshake with the authorization server at ${origin} failed (${code})`, 'check that the URL is its https port and that it speaks TLS 1.2 or newer');

@@ -1,4 +1,7 @@
 import { FarolError } from '../errors.js';
+import { CONNECTION_FAILURES, errorCode, TIMEOUT_CODES } from '../net-errors.js';
+
+export { errorCode };
 
 /** What the client was doing when a request failed, to name it in the message. */
 export interface RequestFailureContext {
@@ -27,29 +30,6 @@ const NOT_SIGNED_BY_CA: Record<string, string> = {
   INVALID_PURPOSE: 'it is not meant for a TLS server',
   CERT_REVOKED: 'it has been revoked',
 };
-
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
-const CONNECTION_CODES: Record<string, string> = {
-  ECONNREFUSED: 'connection refused',
-  ECONNRESET: 'connection reset',
-  EPIPE: 'connection closed while sending',
-  UND_ERR_SOCKET: 'connection closed by the other side',
-  EHOSTUNREACH: 'host unreachable',
-  ENETUNREACH: 'network unreachable',
-  ENOTFOUND: 'host name not found',
-  EAI_AGAIN: 'host name lookup failed',
-};
-
-/** The first string `code` on an error or its causes (Node and undici both use `code`). */
-export function errorCode(error: unknown): string | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && current !== null && typeof current === 'object'; depth += 1) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
 
 function isAbort(error: unknown, code: string | undefined): boolean {
   return code === 'UND_ERR_ABORTED' || (error instanceof Error && error.name === 'AbortError');
@@ -120,8 +100,8 @@ export function requestFailureToFarolError(error: unknown, ctx: RequestFailureCo
   if (isAbort(error, code)) {
     return new FarolError('ABORTED', `the call to ${where} was aborted`, { cause: error, details });
   }
-  if (code !== undefined && code in CONNECTION_CODES) {
-    return new FarolError('REQUEST_FAILED', `could not reach ${where}: ${CONNECTION_CODES[code]} (${code})`, {
+  if (code !== undefined && code in CONNECTION_FAILURES) {
+    return new FarolError('REQUEST_FAILED', `could not reach ${where}: ${CONNECTION_FAILURES[code]} (${code})`, {
       hint: 'the instance may have stopped; check that it is running, and its health in Consul',
       cause: error,
       details,
