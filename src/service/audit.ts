@@ -34,6 +34,28 @@ export function installAuditLog(app: FarolApp, audit: Logger, instance: { readon
   });
 }
 
+/** One refused request: what happened, to whom, from where, and why. The fields never include credentials. */
+function logRefusal(
+  audit: Logger,
+  request: FastifyRequest,
+  instance: { readonly instanceId: string },
+  refusal: { event: string; status: number; reason: string; message: string; fields: Record<string, unknown> },
+): void {
+  audit.warn(
+    {
+      event: refusal.event,
+      instance: instance.instanceId,
+      remoteAddress: request.ip,
+      ...refusal.fields,
+      reason: refusal.reason,
+      method: request.method,
+      path: pathOf(request.url),
+      status: refusal.status,
+    },
+    refusal.message,
+  );
+}
+
 /** A failed login: who tried (the attempted user name, never the password), from where, and why. */
 export function logAuthFailure(
   audit: Logger,
@@ -41,19 +63,13 @@ export function logAuthFailure(
   instance: { readonly instanceId: string },
   result: Extract<AuthResult, { outcome: 'rejected' }>,
 ): void {
-  audit.warn(
-    {
-      event: 'auth_failed',
-      instance: instance.instanceId,
-      remoteAddress: request.ip,
-      username: result.username ?? null,
-      reason: result.reason,
-      method: request.method,
-      path: pathOf(request.url),
-      status: result.status,
-    },
-    'authentication failed',
-  );
+  logRefusal(audit, request, instance, {
+    event: 'auth_failed',
+    status: result.status,
+    reason: result.reason,
+    message: 'authentication failed',
+    fields: { username: result.username ?? null },
+  });
 }
 
 /** An authenticated caller refused by a route's requirement (a 403). */
@@ -64,20 +80,13 @@ export function logForbidden(
   principal: Principal,
   reason: string,
 ): void {
-  audit.warn(
-    {
-      event: 'forbidden',
-      instance: instance.instanceId,
-      remoteAddress: request.ip,
-      principal: principal.id,
-      principalKind: principal.kind,
-      reason,
-      method: request.method,
-      path: pathOf(request.url),
-      status: 403,
-    },
-    'access denied',
-  );
+  logRefusal(audit, request, instance, {
+    event: 'forbidden',
+    status: 403,
+    reason,
+    message: 'access denied',
+    fields: { principal: principal.id, principalKind: principal.kind },
+  });
 }
 
 /** A login refused unread because too many failed before it (a 429). */
@@ -87,17 +96,11 @@ export function logAuthLimited(
   instance: { readonly instanceId: string },
   result: Extract<AuthResult, { outcome: 'limited' }>,
 ): void {
-  audit.warn(
-    {
-      event: 'auth_limited',
-      instance: instance.instanceId,
-      remoteAddress: request.ip,
-      reason: result.reason,
-      retryAfterSec: result.retryAfterSec,
-      method: request.method,
-      path: pathOf(request.url),
-      status: 429,
-    },
-    'login attempts limited',
-  );
+  logRefusal(audit, request, instance, {
+    event: 'auth_limited',
+    status: 429,
+    reason: result.reason,
+    message: 'login attempts limited',
+    fields: { retryAfterSec: result.retryAfterSec },
+  });
 }
