@@ -30,6 +30,7 @@
  *   npm run bench -- --requests 20000 --concurrency 64 --seconds 20
  *   npm run bench -- --rows 2,6            (row 1, the baseline, always runs)
  *   npm run bench -- --profile /tmp/prof   (CPU profiles of the load generators and instances)
+ *   npm run bench -- --connections 8       (createClient's connectionsPerInstance in the Farol rows)
  *   FAROL_BENCH_REQUESTS=2000 FAROL_BENCH_CONCURRENCY=32 FAROL_BENCH_SECONDS=10 npm run bench
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -42,6 +43,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { addUser, createCertificateAuthority, issueCertificate, serverSubjectAltNames } from '../src/index.js';
@@ -77,6 +79,7 @@ const { values: flags } = parseArgs({
     seconds: { type: 'string' },
     rows: { type: 'string' },
     profile: { type: 'string' },
+    connections: { type: 'string' },
   },
   strict: true,
 });
@@ -88,6 +91,8 @@ const MEASURE = { requests: REQUESTS, seconds: SECONDS };
 const ALL_ROWS = [1, 2, 3, 4, 5, 6];
 const ROWS = parseRows(flags.rows ?? process.env.FAROL_BENCH_ROWS);
 const PROFILE_DIR = flags.profile ?? process.env.FAROL_BENCH_PROFILE;
+/** Farol rows: connections per instance (createClient's default when not given). */
+const CONNECTIONS = flags.connections === undefined ? undefined : positiveInteger('--connections', flags.connections, 1);
 
 function parseRows(text: string | undefined): Set<number> {
   if (text === undefined || text === '') return new Set(ALL_ROWS);
@@ -205,6 +210,19 @@ function procCpuUs(pid: number): number {
     return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
   } catch {
     return 0;
+  }
+}
+
+/** CPU time (µs) the whole machine spent busy and in total, from /proc/stat's first line. */
+function machineCpuUs(): { busy: number; total: number } {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal (guest time is already in user)
+    const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = fields;
+    const busy = user + nice + system + irq + softirq + steal;
+    return { busy: (busy * 1e6) / CLK_TCK, total: ((busy + idle + iowait) * 1e6) / CLK_TCK };
+  } catch {
+    return { busy: 0, total: 0 };
   }
 }
 
@@ -350,6 +368,8 @@ interface Row {
   serverRssBytes: number;
   /** Per server process: CPU over the measured window and RSS at its end. */
   breakdown: { name: string; cpuUs: number; rssBytes: number }[];
+  /** CPU the machine spent over the window outside this row's processes (other work competing for the cores), in cores. */
+  otherCores: number;
 }
 
 async function measureRow(number: number, label: string, config: LoadConfig, serverProcesses: () => ServerProcess[]): Promise<Row> {
@@ -359,11 +379,17 @@ async function measureRow(number: number, label: string, config: LoadConfig, ser
     await load.messages.next((WARMUP.seconds + 60) * 1000, 'the end of its warm-up');
     const servers = serverProcesses();
     const before = servers.map(({ pid }) => procCpuUs(pid));
+    const machineBefore = machineCpuUs();
+    const windowStart = performance.now();
     console.error(`bench: ${label}: measuring (${MEASURE.requests} requests or ${MEASURE.seconds} s, ${CONCURRENCY} in flight)…`);
     load.child.stdin!.write('go\n');
     const message = await load.messages.next((MEASURE.seconds + 60) * 1000, 'its result');
     const breakdown = servers.map(({ name, pid }, i) => ({ name, cpuUs: procCpuUs(pid) - (before[i] ?? 0), rssBytes: procRssBytes(pid) }));
+    const machineAfter = machineCpuUs();
+    const windowUs = (performance.now() - windowStart) * 1000;
     const result = message.result as LoadResult;
+    const ownUs = result.cpuUs + breakdown.reduce((sum, server) => sum + server.cpuUs, 0);
+    const otherCores = windowUs > 0 ? Math.max(0, machineAfter.busy - machineBefore.busy - ownUs) / windowUs : 0;
     if (result.errors > 0) console.error(`bench: ${label}: ${result.errors} requests failed; the first: ${result.firstError}`);
     return {
       number,
@@ -372,6 +398,7 @@ async function measureRow(number: number, label: string, config: LoadConfig, ser
       serverCpuUs: breakdown.reduce((sum, server) => sum + server.cpuUs, 0),
       serverRssBytes: breakdown.reduce((sum, server) => sum + server.rssBytes, 0),
       breakdown,
+      otherCores,
     };
   } finally {
     // It exits by itself once it has reported (and only then writes a CPU profile).
@@ -410,7 +437,11 @@ function printTable(rows: Row[], skipped: string[]): void {
   rows.forEach((row) => {
     const n = Math.max(1, row.load.ok);
     const parts = row.breakdown.map((server) => `${server.name} ${Math.round(server.cpuUs / n)} µs/req, ${mb(server.rssBytes)} MB`);
-    console.log(`- row ${row.number} servers: ${parts.join('; ')}`);
+    const cores = (((row.load.cpuUs + row.serverCpuUs) / row.load.elapsedMs) / 1000).toFixed(2);
+    console.log(
+      `- row ${row.number} servers: ${parts.join('; ')}; the client opened ${row.load.connections} connections; ` +
+        `this row's processes used ${cores} cores, other processes ${row.otherCores.toFixed(2)}`,
+    );
   });
   for (const reason of skipped) console.log(`- skipped: ${reason}`);
   console.log('- CPU/req is client + servers CPU time (user + system) over the measured window, divided by the successful requests.');
@@ -520,6 +551,7 @@ async function main(): Promise<void> {
   const instanceProcesses = (): ServerProcess[] => instances.map((instance, i) => ({ name: `instance ${i + 1}`, pid: instance.pid }));
   const rows: Row[] = [];
   const skipped: string[] = [];
+  const farolConnections = CONNECTIONS === undefined ? {} : { connectionsPerInstance: CONNECTIONS };
 
   rows.push(
     await measureRow(1, 'baseline: undici Pool → node:https', { ...common, mode: 'pool', origin: `https://127.0.0.1:${baselinePort}` }, () => [
@@ -531,7 +563,7 @@ async function main(): Promise<void> {
       await measureRow(
         2,
         'Farol: createClient → 3 instances',
-        { ...common, mode: 'farol', consulAddress: consulAgent.address, service: SERVICE, logFile: file('client.log') },
+        { ...common, ...farolConnections, mode: 'farol', consulAddress: consulAgent.address, service: SERVICE, logFile: file('client.log') },
         () => [...instanceProcesses(), ...consulProcesses()],
       ),
     );
@@ -583,7 +615,7 @@ async function main(): Promise<void> {
         await measureRow(
           6,
           'extra: createClient → 1 Farol instance',
-          { ...common, mode: 'farol', consulAddress: consulAgent.address, service: SINGLE_SERVICE, logFile: file('client-single.log') },
+          { ...common, ...farolConnections, mode: 'farol', consulAddress: consulAgent.address, service: SINGLE_SERVICE, logFile: file('client-single.log') },
           () => [...singleProcesses(), ...consulProcesses()],
         ),
       );

@@ -205,7 +205,6 @@ export function createClient(opts: ClientOptions): FarolClient {
     callerSignal: AbortSignal | undefined,
   ): Promise<Attempt> {
     const serverName = serverNameFor(instance, opts.serverName);
-    const facts = () => ({ service, instance: instance.id, address: instance.address, port: instance.port, method: request.method, path: request.path });
     const done = state.balancer.start(instance);
     const started = performance.now();
     try {
@@ -219,7 +218,10 @@ export function createClient(opts: ClientOptions): FarolClient {
       const retryAfterMs = response.statusCode === 503 ? parseRetryAfter(response.headers['retry-after'], Date.now()) : undefined;
       if (retryAfterMs !== undefined) state.resting.set(instance.id, performance.now() + retryAfterMs);
       if (logger.isLevelEnabled('info')) {
-        logger.info({ event: 'call', ...facts(), status: response.statusCode, latencyMs }, `${request.method} ${request.path} -> ${response.statusCode}`);
+        logger.info(
+          { event: 'call', service, instance: instance.id, address: instance.address, port: instance.port, method: request.method, path: request.path, status: response.statusCode, latencyMs },
+          `${request.method} ${request.path} -> ${response.statusCode}`,
+        );
       }
       return {
         kind: 'response',
@@ -247,7 +249,10 @@ export function createClient(opts: ClientOptions): FarolClient {
           })
         : requestFailureToFarolError(ready.tlsAlertBehind(caught) ?? caught, { service, target: hostPort(instance), expectedName: serverName ?? instance.address, timeoutMs: tryTimeoutMs });
       noteFailure(service, state, instance.id);
-      logger.warn({ event: 'call_failed', ...facts(), code: error.code, error: error.message, latencyMs }, error.message);
+      logger.warn(
+        { event: 'call_failed', service, instance: instance.id, address: instance.address, port: instance.port, method: request.method, path: request.path, code: error.code, error: error.message, latencyMs },
+        error.message,
+      );
       const neverSent = NEVER_SENT.has(errorCode(caught) ?? '');
       return { kind: 'failure', error, retryable: neverSent || isIdempotentMethod(request.method) || opts.retryNonIdempotent === true };
     }
@@ -268,6 +273,7 @@ export function createClient(opts: ClientOptions): FarolClient {
     const method = (callOpts.method ?? 'GET').toUpperCase();
     const path = normalisePath(callOpts.path);
     const started = performance.now();
+    const facts = { service, method, path, started };
     const deadline = started + deadlineMs;
     const ready = await instancePools();
     const credentials = opts.credentials;
@@ -283,12 +289,12 @@ export function createClient(opts: ClientOptions): FarolClient {
       const candidates = usable(service, state, await discovery.passingInstances(service));
       if (last !== undefined && candidates.wakeInMs > 0) {
         // Every instance asked for a rest (503 + Retry-After): wait for the first, if the deadline allows.
-        if (performance.now() + candidates.wakeInMs >= deadline) return finish(last, tryNumber - 1, 'deadline');
+        if (performance.now() + candidates.wakeInMs >= deadline) return finish(facts, last, tryNumber - 1, 'deadline');
         await sleep(candidates.wakeInMs);
       }
       const instance = state.balancer.pick(candidates.instances, tried);
       if (!instance) {
-        if (last !== undefined) return finish(last, tryNumber - 1, 'no instance left');
+        if (last !== undefined) return finish(facts, last, tryNumber - 1, 'no instance left');
         throw await discovery.noHealthyInstanceError(service);
       }
       tried.add(instance.id);
@@ -325,7 +331,7 @@ export function createClient(opts: ClientOptions): FarolClient {
             : !budget.tryWithdraw()
               ? 'retry budget spent'
               : null;
-      if (stopReason !== null) return finish(outcome, tryNumber, stopReason);
+      if (stopReason !== null) return finish(facts, outcome, tryNumber, stopReason);
       logger.info(
         {
           event: 'retry',
@@ -339,15 +345,15 @@ export function createClient(opts: ClientOptions): FarolClient {
       );
       if (pauseMs > 0) await sleep(pauseMs);
     }
+  }
 
-    /** The last outcome becomes the call's: a FarolError thrown, or the response returned. */
-    function finish(outcome: Attempt, tries: number, stopReason: string | undefined): CallResult {
-      if (outcome.retryable && stopReason !== undefined && stopReason !== 'no retries left') {
-        logger.warn({ event: 'retry_refused', service, tries, reason: stopReason }, `not retrying ${method} ${path}: ${stopReason}`);
-      }
-      if (outcome.kind === 'failure') throw outcome.error;
-      return { ...outcome.result, latencyMs: elapsed(started), attempts: tries };
+  /** The last outcome becomes the call's: a FarolError thrown, or the response returned. */
+  function finish(call: { service: string; method: string; path: string; started: number }, outcome: Attempt, tries: number, stopReason: string | undefined): CallResult {
+    if (outcome.retryable && stopReason !== undefined && stopReason !== 'no retries left') {
+      logger.warn({ event: 'retry_refused', service: call.service, tries, reason: stopReason }, `not retrying ${call.method} ${call.path}: ${stopReason}`);
     }
+    if (outcome.kind === 'failure') throw outcome.error;
+    return { ...outcome.result, latencyMs: elapsed(call.started), attempts: tries };
   }
 
   return {
