@@ -31,6 +31,7 @@ const { values: flags } = parseArgs({
     seconds: { type: 'string', default: process.env.FAROL_BENCH_SECONDS ?? '5' },
     rounds: { type: 'string', default: process.env.FAROL_BENCH_ROUNDS ?? '3' },
     concurrency: { type: 'string', default: process.env.FAROL_BENCH_CONCURRENCY ?? '64' },
+    rows: { type: 'string', default: '1,2,3,4' },
   },
 });
 const SECONDS = Number(flags.seconds);
@@ -56,6 +57,7 @@ interface Round {
   p50Ms: number;
   p99Ms: number;
   serverUsPerRequest: number;
+  clientUsPerRequest: number;
   errors: number;
 }
 
@@ -69,6 +71,7 @@ async function measure(row: Row, seconds: number, serverPid: number): Promise<Ro
   const latencies: number[] = [];
   let errors = 0;
   const cpuBefore = serverCpuUs(serverPid);
+  const clientBefore = process.cpuUsage();
   const started = performance.now();
   const deadline = started + seconds * 1000;
   await Promise.all(
@@ -88,9 +91,13 @@ async function measure(row: Row, seconds: number, serverPid: number): Promise<Ro
   );
   const elapsedS = (performance.now() - started) / 1000;
   const cpuUs = serverCpuUs(serverPid) - cpuBefore;
+  const client = process.cpuUsage(clientBefore);
   latencies.sort((a, b) => a - b);
   const at = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
-  return { rps: latencies.length / elapsedS, p50Ms: at(50), p99Ms: at(99), serverUsPerRequest: cpuUs / Math.max(1, latencies.length), errors };
+  return { rps: latencies.length / elapsedS, p50Ms: at(50), p99Ms: at(99), serverUsPerRequest: cpuUs / Math.max(1, latencies.length),
+    clientUsPerRequest: (client.user + client.system) / Math.max(1, latencies.length),
+    errors,
+  };
 }
 
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -135,12 +142,14 @@ const origin = `https://127.0.0.1:${ready.port}`;
 const tls = { ca: ca.certPem, servername: 'localhost' };
 const pool = (extra: object = {}): Pool => new Pool(origin, { connections: 16, connect: { ...tls, ...extra } });
 
-const rows: Row[] = [
+const allRows: Row[] = [
   { name: 'no auth (public route)', path: '/open', pool: pool(), headers: {} },
   { name: 'Basic (cached verification)', path: '/private', pool: pool(), headers: { authorization: `Basic ${Buffer.from(`bench:${password}`).toString('base64')}` } },
   { name: 'bearer JWT (ES256)', path: '/private', pool: pool(), headers: { authorization: `Bearer ${token}` } },
   { name: 'mTLS (client certificate)', path: '/private', pool: pool({ cert: client.certPem, key: client.keyPem }), headers: {} },
 ];
+// --rows 1,3: only those rows (row 1, the baseline, is always measured).
+const rows = allRows.filter((_, i) => i === 0 || flags.rows.split(',').map(Number).includes(i + 1));
 
 try {
   console.log(`bench:auth: ${ROUNDS} rounds of ${SECONDS} s per row, ${CONCURRENCY} requests in flight, one service process\n`);
@@ -157,22 +166,23 @@ try {
       p50Ms: median(all.map((r) => r.p50Ms)),
       p99Ms: median(all.map((r) => r.p99Ms)),
       serverUs: median(all.map((r) => r.serverUsPerRequest)),
+      clientUs: median(all.map((r) => r.clientUsPerRequest)),
       errors: all.reduce((sum, r) => sum + r.errors, 0),
     };
   });
   const baseline = results[0]!.rps;
-  console.log('| # | route | req/s | p50 ms | p99 ms | server µs/req | errors | req/s vs 1 |');
-  console.log('|---|---|---:|---:|---:|---:|---:|---:|');
+  console.log('| # | route | req/s | p50 ms | p99 ms | server µs/req | client µs/req | errors | req/s vs 1 |');
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|');
   results.forEach((r, i) => {
     console.log(
-      `| ${i + 1} | ${r.row.name} | ${r.rps.toFixed(0)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${r.serverUs.toFixed(0)} | ${r.errors} | ${(r.rps / baseline).toFixed(2)}× |`,
+      `| ${i + 1} | ${r.row.name} | ${r.rps.toFixed(0)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${r.serverUs.toFixed(0)} | ${r.clientUs.toFixed(0)} | ${r.errors} | ${(r.rps / baseline).toFixed(2)}× |`,
     );
   });
   const behind = results.slice(1).filter((r) => r.rps / baseline < 0.9);
   console.log(behind.length === 0 ? '\ngoal met: every authenticated route ≥ 0.9× the unauthenticated one' : `\ngoal NOT met for: ${behind.map((r) => r.row.name).join(', ')}`);
   if (results.some((r) => r.errors > 0)) process.exitCode = 1;
 } finally {
-  await Promise.all(rows.map((row) => row.pool.close()));
+  await Promise.all(allRows.map((row) => row.pool.close()));
   child.stdin.end();
   await new Promise((done) => child.once('exit', done));
   await rm(dir, { recursive: true, force: true });

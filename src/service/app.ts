@@ -2,9 +2,10 @@ import { STATUS_CODES } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { fastify, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { authenticate, authorize, bearerChallenge, type AccessRequirement, type Authenticator, type PeerTls, type Principal } from '../auth/index.js';
+import { authenticate, authorize, bearerChallenge, type AccessRequirement, type AuthResult, type Authenticator, type PeerTls, type Principal } from '../auth/index.js';
 import type { Logger } from '../log/logger.js';
 import type { TlsMaterial } from '../pki/index.js';
+import { createConnectionAuth } from './connection-auth.js';
 import { installAuditLog, logAuthFailure, logAuthLimited, logForbidden, pathOf } from './audit.js';
 
 /**
@@ -105,23 +106,32 @@ export function buildApp(opts: BuildAppOptions): FarolApp {
   app.decorateRequest('principal', null);
   installAuditLog(app, audit, instance);
 
+  const connectionAuth = createConnectionAuth();
+
   app.addHook('onRequest', async (request, reply) => {
     if (isPublicRoute(request)) return;
     const routeAuth = request.routeOptions.config.auth;
-    const tls = clientCerts ? peerTls(request) : undefined;
-    const result = await authenticate(routeAuth?.authenticators ?? opts.authenticators, {
-      headers: request.headers,
-      remoteAddress: request.ip,
-      ...(tls ? { tls } : {}),
-    });
+    const authenticators = routeAuth?.authenticators ?? opts.authenticators;
+    const { authorization } = request.headers;
+    const connection = request.raw.socket;
+    const remembered = connectionAuth.principalOf(connection, authenticators, authorization);
+    const result: AuthResult = remembered
+      ? { outcome: 'authenticated', principal: remembered }
+      : await authenticate(authenticators, {
+          headers: request.headers,
+          remoteAddress: request.ip,
+          ...(clientCerts ? { tls: peerTls(request) } : {}),
+        });
     if (result.outcome === 'authenticated') {
-      const decision = authorize(result.principal, opts.require, routeAuth?.require);
+      const { principal } = result;
+      if (!remembered) connectionAuth.remember(connection, authenticators, authorization, principal);
+      const decision = authorize(principal, opts.require, routeAuth?.require);
       if (decision.allowed) {
-        request.principal = result.principal;
+        request.principal = principal;
         return;
       }
-      logForbidden(audit, request, instance, result.principal, decision.reason);
-      return sendForbidden(reply, result.principal, decision.missingScopes, instance.serviceName);
+      logForbidden(audit, request, instance, principal, decision.reason);
+      return sendForbidden(reply, principal, decision.missingScopes, instance.serviceName);
     }
     if (result.outcome === 'limited') {
       logAuthLimited(audit, request, instance, result);
@@ -130,7 +140,7 @@ export function buildApp(opts: BuildAppOptions): FarolApp {
         .header('retry-after', String(result.retryAfterSec))
         .send({ error: 'too_many_requests', message: `too many failed logins: try again in ${result.retryAfterSec} s` });
     }
-    const hadCredentials = request.headers.authorization !== undefined || tls?.peerCertificate !== undefined;
+    const hadCredentials = authorization !== undefined || (clientCerts !== undefined && peerTls(request).peerCertificate !== undefined);
     if (result.outcome === 'rejected') {
       // An anonymous request is not a failed login: its access line (status 401) is enough.
       if (hadCredentials) logAuthFailure(audit, request, instance, result);

@@ -1,0 +1,48 @@
+import { performance } from 'node:perf_hooks';
+import type { Authenticator, Principal } from '../auth/index.js';
+
+/**
+ * What each keep-alive connection last authenticated as, for one second. A request on the same
+ * connection with byte-for-byte the same Authorization header (or none, with the same client
+ * certificate, which a TLS connection cannot change) through the same authenticators is the
+ * caller already verified a moment ago: it gets the same principal without running the chain
+ * again. That makes authentication nearly free for a client that reuses its connections, which
+ * every pooled client does.
+ *
+ * What it does not change: a wrong guess never lands here (only successes are remembered, and
+ * only for the connection that sent them), so the login limiter still sees every guess; and the
+ * second is the longest a removed user, a changed password or an expired token keeps working on
+ * a connection that was already using it, well inside the 30 s clock tolerance tokens get anyway.
+ */
+export const CONNECTION_AUTH_TTL_MS = 1000;
+
+interface Remembered {
+  authenticators: readonly Authenticator[];
+  authorization: string | undefined;
+  principal: Principal;
+  expiresAt: number;
+}
+
+export interface ConnectionAuth {
+  principalOf(connection: object, authenticators: readonly Authenticator[], authorization: string | undefined): Principal | undefined;
+  remember(connection: object, authenticators: readonly Authenticator[], authorization: string | undefined, principal: Principal): void;
+}
+
+export function createConnectionAuth(ttlMs = CONNECTION_AUTH_TTL_MS, now: () => number = () => performance.now()): ConnectionAuth {
+  const byConnection = new WeakMap<object, Remembered>();
+  return {
+    principalOf(connection, authenticators, authorization) {
+      const remembered = byConnection.get(connection);
+      if (remembered === undefined) return undefined;
+      if (remembered.authenticators !== authenticators || remembered.authorization !== authorization) return undefined;
+      if (now() >= remembered.expiresAt) {
+        byConnection.delete(connection);
+        return undefined;
+      }
+      return remembered.principal;
+    },
+    remember(connection, authenticators, authorization, principal) {
+      byConnection.set(connection, { authenticators, authorization, principal, expiresAt: now() + ttlMs });
+    },
+  };
+}
