@@ -10,7 +10,9 @@ import fc from 'fast-check';
 import { pino } from 'pino';
 import { createLogger, REDACTED_CENSOR, REDACTED_PATHS, redactSecrets } from '../../src/log/logger.js';
 import { pathSegments } from '../../src/log/redact.js';
-import { runFarol } from '../support/cli.js';
+import { Agent } from 'undici';
+import { runFarol, spawnFarol, waitForLine } from '../support/cli.js';
+import { basic, httpsGet, issueTestPki, writeUsers } from '../service/fixtures.js';
 
 const tsxLoader = import.meta.resolve('tsx');
 const logAndExit = fileURLToPath(new URL('./fixtures/log-and-exit.ts', import.meta.url));
@@ -148,6 +150,33 @@ describe('logging to a file', () => {
       });
     });
   }
+
+  it('keeps every line of `farol serve` stopped by SIGTERM, the last access and the stop included', async () => {
+    await withTempDir(async (dir) => {
+      const pki = await issueTestPki(dir);
+      const usersFile = await writeUsers(dir, { alice: 'a long enough password' });
+      const logFile = join(dir, 'logs', 'server-log.txt');
+      const serve = spawnFarol([
+        'serve', '--service', 'api', '--port', '0', '--cert', pki.certFile, '--key', pki.keyFile, '--users', usersFile,
+        '--no-register', '--drain-delay', '0s', '--log-file', logFile,
+      ]);
+      const closed = new Promise<number | null>((resolve) => serve.once('close', resolve));
+      const agent = new Agent({ connect: { ca: pki.caPem } });
+      try {
+        const [, url] = await waitForLine(serve, /at (https:\/\/127\.0\.0\.1:\d+)/);
+        const response = await httpsGet(agent, `${url}/`, { authorization: basic('alice', 'a long enough password') });
+        assert.equal(response.status, 200);
+        serve.kill('SIGTERM');
+        assert.equal(await closed, 0);
+      } finally {
+        await agent.close();
+        serve.kill('SIGKILL');
+      }
+      const events = (await fileLines(logFile)).map((line) => line.event);
+      assert.ok(events.includes('access'), JSON.stringify(events));
+      assert.equal(events.at(-1), 'stopped', JSON.stringify(events));
+    });
+  });
 
   it('keeps the client log of a CLI command that fails (farol call, Consul unreachable)', async () => {
     await withTempDir(async (dir) => {
