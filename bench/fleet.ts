@@ -25,12 +25,17 @@
  * Every server and the load generator of each row run in child processes (bench/fixtures/), so
  * the CPU time of each side is its own: the client's from process.cpuUsage() in the load
  * process, the servers' (instances, Consul, HAProxy) from /proc/<pid>/stat over the measured
- * window. Each row warms up first, then runs N requests or S seconds, whichever comes first.
+ * window. Each row warms up first, then runs N requests or S seconds, whichever comes first, in
+ * R slices (--rounds, default 4): round after round, every row runs one slice, after a short
+ * warm-up of its own (idle keep-alive connections close after a few seconds). A machine whose
+ * speed drifts during the run (a shared VM, other work) then weighs on every row alike; the
+ * cores that other processes used during each row's slices are printed below the table.
  *
  *   npm run bench -- --requests 20000 --concurrency 64 --seconds 20
  *   npm run bench -- --rows 2,6            (row 1, the baseline, always runs)
  *   npm run bench -- --profile /tmp/prof   (CPU profiles of the load generators and instances)
  *   npm run bench -- --connections 8       (createClient's connectionsPerInstance in the Farol rows)
+ *   npm run bench -- --rounds 1            (each row in one go, as before interleaving)
  *   FAROL_BENCH_REQUESTS=2000 FAROL_BENCH_CONCURRENCY=32 FAROL_BENCH_SECONDS=10 npm run bench
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -80,14 +85,22 @@ const { values: flags } = parseArgs({
     rows: { type: 'string' },
     profile: { type: 'string' },
     connections: { type: 'string' },
+    rounds: { type: 'string' },
   },
   strict: true,
 });
 const REQUESTS = positiveInteger('--requests / FAROL_BENCH_REQUESTS', flags.requests ?? process.env.FAROL_BENCH_REQUESTS, 20_000);
 const CONCURRENCY = positiveInteger('--concurrency / FAROL_BENCH_CONCURRENCY', flags.concurrency ?? process.env.FAROL_BENCH_CONCURRENCY, 64);
 const SECONDS = positiveInteger('--seconds / FAROL_BENCH_SECONDS', flags.seconds ?? process.env.FAROL_BENCH_SECONDS, 20);
-const WARMUP = { requests: Math.min(2_000, Math.max(200, Math.ceil(REQUESTS / 10))), seconds: Math.min(5, SECONDS) };
+// Long enough for V8 to optimise the hot paths of every process of a row: with 2,000 requests the
+// client and the instances of row 2 still cost twice as much CPU per request in the first slice as
+// in the third, while the HAProxy row, measured after rows 2 and 3, found the instances warm.
+const WARMUP = { requests: Math.min(10_000, Math.max(200, Math.ceil(REQUESTS / 2))), seconds: Math.min(10, SECONDS / 2) };
 const MEASURE = { requests: REQUESTS, seconds: SECONDS };
+const ROUNDS = positiveInteger('--rounds / FAROL_BENCH_ROUNDS', flags.rounds ?? process.env.FAROL_BENCH_ROUNDS, 4);
+/** Each row is measured in ROUNDS slices, interleaved with the other rows'. */
+const SLICE = { requests: Math.ceil(REQUESTS / ROUNDS), seconds: SECONDS / ROUNDS };
+const REWARM = { requests: Math.max(200, 4 * CONCURRENCY), seconds: 1 };
 const ALL_ROWS = [1, 2, 3, 4, 5, 6];
 const ROWS = parseRows(flags.rows ?? process.env.FAROL_BENCH_ROWS);
 const PROFILE_DIR = flags.profile ?? process.env.FAROL_BENCH_PROFILE;
@@ -372,39 +385,113 @@ interface Row {
   otherCores: number;
 }
 
-async function measureRow(number: number, label: string, config: LoadConfig, serverProcesses: () => ServerProcess[]): Promise<Row> {
-  console.error(`bench: ${label}: warming up (${WARMUP.requests} requests or ${WARMUP.seconds} s)…`);
-  const load = startFixture('load.ts', `load generator (${label})`, config);
-  try {
-    await load.messages.next((WARMUP.seconds + 60) * 1000, 'the end of its warm-up');
-    const servers = serverProcesses();
-    const before = servers.map(({ pid }) => procCpuUs(pid));
-    const machineBefore = machineCpuUs();
-    const windowStart = performance.now();
-    console.error(`bench: ${label}: measuring (${MEASURE.requests} requests or ${MEASURE.seconds} s, ${CONCURRENCY} in flight)…`);
-    load.child.stdin!.write('go\n');
-    const message = await load.messages.next((MEASURE.seconds + 60) * 1000, 'its result');
-    const breakdown = servers.map(({ name, pid }, i) => ({ name, cpuUs: procCpuUs(pid) - (before[i] ?? 0), rssBytes: procRssBytes(pid) }));
-    const machineAfter = machineCpuUs();
-    const windowUs = (performance.now() - windowStart) * 1000;
-    const result = message.result as LoadResult;
-    const ownUs = result.cpuUs + breakdown.reduce((sum, server) => sum + server.cpuUs, 0);
-    const otherCores = windowUs > 0 ? Math.max(0, machineAfter.busy - machineBefore.busy - ownUs) / windowUs : 0;
-    if (result.errors > 0) console.error(`bench: ${label}: ${result.errors} requests failed; the first: ${result.firstError}`);
-    return {
-      number,
-      label,
-      load: result,
-      serverCpuUs: breakdown.reduce((sum, server) => sum + server.cpuUs, 0),
-      serverRssBytes: breakdown.reduce((sum, server) => sum + server.rssBytes, 0),
-      breakdown,
-      otherCores,
-    };
-  } finally {
-    // It exits by itself once it has reported (and only then writes a CPU profile).
-    await Promise.race([exited(load.child), sleep(5_000)]);
-    await stopChild(load.child);
+/** What a row is: its load generator's configuration and the server processes whose CPU it is charged. */
+interface RowSpec {
+  number: number;
+  label: string;
+  config: LoadConfig;
+  servers: () => ServerProcess[];
+}
+
+interface Slice {
+  load: LoadResult;
+  breakdown: { name: string; cpuUs: number; rssBytes: number }[];
+  windowUs: number;
+  otherUs: number;
+}
+
+interface RowRun {
+  spec: RowSpec;
+  load: NodeChild;
+  slices: Slice[];
+}
+
+/** Starts a row's load generator and waits for the end of its warm-up. */
+async function startRow(spec: RowSpec): Promise<RowRun> {
+  console.error(`bench: row ${spec.number} (${spec.label}): warming up (${WARMUP.requests} requests or ${WARMUP.seconds} s)…`);
+  const load = startFixture('load.ts', `load generator (${spec.label})`, spec.config);
+  await load.messages.next((WARMUP.seconds + 60) * 1000, 'the end of its warm-up');
+  return { spec, load, slices: [] };
+}
+
+/** One measured slice of a row, after a short warm-up when it is not the row's first. */
+async function measureSlice(run: RowRun): Promise<void> {
+  const { spec, load } = run;
+  if (run.slices.length > 0) {
+    load.child.stdin!.write('warm\n');
+    await load.messages.next((REWARM.seconds + 60) * 1000, 'the end of its warm-up');
   }
+  const servers = spec.servers();
+  const before = servers.map(({ pid }) => procCpuUs(pid));
+  const machineBefore = machineCpuUs();
+  const windowStart = performance.now();
+  load.child.stdin!.write('go\n');
+  const message = await load.messages.next((SLICE.seconds + 60) * 1000, 'its result');
+  const breakdown = servers.map(({ name, pid }, i) => ({ name, cpuUs: procCpuUs(pid) - (before[i] ?? 0), rssBytes: procRssBytes(pid) }));
+  const machineAfter = machineCpuUs();
+  const result = message.result as LoadResult;
+  const ownUs = result.cpuUs + breakdown.reduce((sum, server) => sum + server.cpuUs, 0);
+  run.slices.push({
+    load: result,
+    breakdown,
+    windowUs: (performance.now() - windowStart) * 1000,
+    otherUs: Math.max(0, machineAfter.busy - machineBefore.busy - ownUs),
+  });
+  const slice = run.slices.at(-1)!;
+  const serverUs = breakdown.reduce((sum, server) => sum + server.cpuUs, 0);
+  console.error(
+    `bench:   row ${spec.number}: ${Math.round((result.ok / result.elapsedMs) * 1000)} req/s, p99 ${result.p99Ms.toFixed(2)} ms, ` +
+      `client ${Math.round(result.cpuUs / Math.max(1, result.ok))} µs/req, servers ${Math.round(serverUs / Math.max(1, result.ok))} µs/req, ` +
+      `other processes ${(slice.otherUs / slice.windowUs).toFixed(2)} cores`,
+  );
+  if (result.errors > 0) console.error(`bench: row ${spec.number}: ${result.errors} requests failed; the first: ${result.firstError}`);
+}
+
+async function stopRow(run: RowRun): Promise<void> {
+  run.load.child.stdin!.end('end\n');
+  // It exits by itself (and only then writes a CPU profile).
+  await Promise.race([exited(run.load.child), sleep(5_000)]);
+  await stopChild(run.load.child);
+}
+
+function percentileOf(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** A row's slices added up: requests, time and CPU summed, percentiles over every latency. */
+function summarise(run: RowRun): Row {
+  const { slices } = run;
+  const sum = (of: (slice: Slice) => number): number => slices.reduce((total, slice) => total + of(slice), 0);
+  const latencies = Float64Array.from(slices.flatMap((slice) => slice.load.latenciesMs)).sort();
+  const firstError = slices.find((slice) => slice.load.firstError !== undefined)?.load.firstError;
+  const load: LoadResult = {
+    ok: sum((slice) => slice.load.ok),
+    errors: sum((slice) => slice.load.errors),
+    ...(firstError === undefined ? {} : { firstError }),
+    elapsedMs: sum((slice) => slice.load.elapsedMs),
+    p50Ms: percentileOf(latencies, 50),
+    p99Ms: percentileOf(latencies, 99),
+    cpuUs: sum((slice) => slice.load.cpuUs),
+    rssBytes: slices.at(-1)?.load.rssBytes ?? 0,
+    connections: sum((slice) => slice.load.connections),
+    latenciesMs: [],
+  };
+  const breakdown = (slices.at(-1)?.breakdown ?? []).map((server, i) => ({
+    name: server.name,
+    cpuUs: sum((slice) => slice.breakdown[i]?.cpuUs ?? 0),
+    rssBytes: server.rssBytes,
+  }));
+  const windowUs = sum((slice) => slice.windowUs);
+  return {
+    number: run.spec.number,
+    label: run.spec.label,
+    load,
+    serverCpuUs: breakdown.reduce((total, server) => total + server.cpuUs, 0),
+    serverRssBytes: breakdown.reduce((total, server) => total + server.rssBytes, 0),
+    breakdown,
+    otherCores: windowUs > 0 ? sum((slice) => slice.otherUs) / windowUs : 0,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -547,36 +634,35 @@ async function main(): Promise<void> {
   await waitForPassing(consulAgent.httpAddr, SERVICE, INSTANCES, 60_000);
   if (single) await waitForPassing(consulAgent.httpAddr, SINGLE_SERVICE, 1, 60_000);
 
-  const common = { concurrency: CONCURRENCY, warmup: WARMUP, measure: MEASURE, caFile: file('ca.pem'), username: USERNAME, password };
+  const common = { concurrency: CONCURRENCY, warmup: WARMUP, rewarm: REWARM, slice: SLICE, caFile: file('ca.pem'), username: USERNAME, password };
   const instanceProcesses = (): ServerProcess[] => instances.map((instance, i) => ({ name: `instance ${i + 1}`, pid: instance.pid }));
   const rows: Row[] = [];
   const skipped: string[] = [];
   const farolConnections = CONNECTIONS === undefined ? {} : { connectionsPerInstance: CONNECTIONS };
 
-  rows.push(
-    await measureRow(1, 'baseline: undici Pool → node:https', { ...common, mode: 'pool', origin: `https://127.0.0.1:${baselinePort}` }, () => [
-      { name: 'node:https server', pid: baseline.pid },
-    ]),
-  );
+  const specs: RowSpec[] = [
+    {
+      number: 1,
+      label: 'baseline: undici Pool → node:https',
+      config: { ...common, mode: 'pool', origin: `https://127.0.0.1:${baselinePort}` },
+      servers: () => [{ name: 'node:https server', pid: baseline.pid }],
+    },
+  ];
   if (ROWS.has(2)) {
-    rows.push(
-      await measureRow(
-        2,
-        'Farol: createClient → 3 instances',
-        { ...common, ...farolConnections, mode: 'farol', consulAddress: consulAgent.address, service: SERVICE, logFile: file('client.log') },
-        () => [...instanceProcesses(), ...consulProcesses()],
-      ),
-    );
+    specs.push({
+      number: 2,
+      label: 'Farol: createClient → 3 instances',
+      config: { ...common, ...farolConnections, mode: 'farol', consulAddress: consulAgent.address, service: SERVICE, logFile: file('client.log') },
+      servers: () => [...instanceProcesses(), ...consulProcesses()],
+    });
   }
   if (ROWS.has(3)) {
-    rows.push(
-      await measureRow(
-        3,
-        'original: Consul query + new TLS connection per request',
-        { ...common, mode: 'original', consulHttpAddr: consulAgent.httpAddr, service: SERVICE },
-        () => [...instanceProcesses(), ...consulProcesses()],
-      ),
-    );
+    specs.push({
+      number: 3,
+      label: 'original: Consul query + new TLS connection per request',
+      config: { ...common, mode: 'original', consulHttpAddr: consulAgent.httpAddr, service: SERVICE },
+      servers: () => [...instanceProcesses(), ...consulProcesses()],
+    });
   }
 
   if (!ROWS.has(4)) {
@@ -593,38 +679,50 @@ async function main(): Promise<void> {
     children.add(proxyProcess);
     proxyProcess.once('exit', () => children.delete(proxyProcess));
     await waitForHttps(`https://127.0.0.1:${port}/health`, caPem, 20_000, proxyProcess);
-    rows.push(
-      await measureRow(
-        4,
-        `HAProxy (${haproxy.version.replace(/^HAProxy version (\S+).*$/, '$1')}) → 3 instances`,
-        { ...common, mode: 'pool', origin: `https://127.0.0.1:${port}` },
-        () => [{ name: 'HAProxy', pid: proxyProcess.pid! }, ...instanceProcesses()],
-      ),
-    );
+    specs.push({
+      number: 4,
+      label: `HAProxy (${haproxy.version.replace(/^HAProxy version (\S+).*$/, '$1')}) → 3 instances`,
+      config: { ...common, mode: 'pool', origin: `https://127.0.0.1:${port}` },
+      servers: () => [{ name: 'HAProxy', pid: proxyProcess.pid! }, ...instanceProcesses()],
+    });
   }
 
   if (single && singlePort !== undefined) {
     const singleProcesses = (): ServerProcess[] => [{ name: 'single instance', pid: single.pid }];
     if (ROWS.has(5)) {
-      rows.push(
-        await measureRow(5, 'extra: undici Pool → 1 Farol instance', { ...common, mode: 'pool', origin: `https://127.0.0.1:${singlePort}` }, singleProcesses),
-      );
+      specs.push({
+        number: 5,
+        label: 'extra: undici Pool → 1 Farol instance',
+        config: { ...common, mode: 'pool', origin: `https://127.0.0.1:${singlePort}` },
+        servers: singleProcesses,
+      });
     }
     if (ROWS.has(6)) {
-      rows.push(
-        await measureRow(
-          6,
-          'extra: createClient → 1 Farol instance',
-          { ...common, ...farolConnections, mode: 'farol', consulAddress: consulAgent.address, service: SINGLE_SERVICE, logFile: file('client-single.log') },
-          () => [...singleProcesses(), ...consulProcesses()],
-        ),
-      );
+      specs.push({
+        number: 6,
+        label: 'extra: createClient → 1 Farol instance',
+        config: { ...common, ...farolConnections, mode: 'farol', consulAddress: consulAgent.address, service: SINGLE_SERVICE, logFile: file('client-single.log') },
+        servers: () => [...singleProcesses(), ...consulProcesses()],
+      });
     }
   }
 
+  const runs: RowRun[] = [];
+  try {
+    for (const spec of specs) runs.push(await startRow(spec));
+    for (let round = 1; round <= ROUNDS; round += 1) {
+      console.error(`bench: round ${round} of ${ROUNDS}: rows ${runs.map((run) => run.spec.number).join(', ')} (${SLICE.requests} requests or ${SLICE.seconds} s each, ${CONCURRENCY} in flight)…`);
+      for (const run of runs) await measureSlice(run);
+    }
+  } finally {
+    await Promise.all(runs.map((run) => stopRow(run)));
+  }
+  rows.push(...runs.map(summarise));
+
   console.log(
     `\nnpm run bench: ${MEASURE.requests} requests or ${MEASURE.seconds} s per row (whichever first), ${CONCURRENCY} in flight, ` +
-      `warm-up ${WARMUP.requests} requests or ${WARMUP.seconds} s; Node ${process.version}, ${cpus().length} CPUs, ` +
+      `in ${ROUNDS} slices interleaved with the other rows' (each after a warm-up of ${REWARM.requests} requests or ${REWARM.seconds} s), ` +
+      `first warm-up ${WARMUP.requests} requests or ${WARMUP.seconds} s; Node ${process.version}, ${cpus().length} CPUs, ` +
       `load average before the run ${loadBefore.map((value) => value.toFixed(2)).join(' ')}`,
   );
   printTable(rows, skipped);
