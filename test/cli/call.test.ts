@@ -266,7 +266,7 @@ describeWithConsul('farol call against a real Consul agent', (getAgent) => {
   it('exits 6 with one line and a hint when the service rejects the credentials', async () => {
     const outcome = await call(['--user', 'bob'], { FAROL_PASSWORD: 'wrong-password' });
     assert.equal(outcome.code, ExitCode.AUTH_REJECTED);
-    assert.match(outcome.stderr, /^farol: '[a-z-]+' rejected the credentials of user 'bob' \(401\)$/m);
+    assert.match(outcome.stderr, /^farol: '[a-z0-9-]+' rejected the credentials of user 'bob' \(401\)$/m);
     assertOneLineErrorWithHint(outcome.stderr);
     assert.ok(!outcome.stderr.includes('wrong-password'));
   });
