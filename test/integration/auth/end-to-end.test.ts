@@ -5,7 +5,7 @@
  * (mTLS) or a password.
  */
 import assert from 'node:assert/strict';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { Agent } from 'undici';
@@ -18,6 +18,7 @@ import { startAuthorizationServer, type RunningAuthorizationServer } from '../..
 import type { ConsulAgent } from '../../support/consul-agent.js';
 import { eventually } from '../../support/consul-health.js';
 import { describeWithConsul } from '../../support/describe-with-consul.js';
+import { runFarol } from '../../support/cli.js';
 import { basic, httpsGet, issueTestPki, logLines, serviceStarter, tempDir, writeUsers, type TestPki } from '../../service/fixtures.js';
 
 const AUDIENCE = 'https://orders.service.consul';
@@ -97,6 +98,24 @@ describeWithConsul('caller authentication end to end (real Consul, real OAuth2 s
     assert.equal(result.instance.id, service.instanceId);
     const caller = (JSON.parse(result.body) as { caller: { kind: string; id: string; scopes: string[] } }).caller;
     assert.deepEqual(caller, { kind: 'token', id: as.clients[0]!.clientId, scopes: ['orders:read'] });
+    await service.stop();
+  });
+
+  it('farol call gets its token from the issuer itself (--oauth-issuer, --client-id, the secret from FAROL_CLIENT_SECRET)', async () => {
+    const service = await start({ name: 'orders-cli', jwt: jwt() });
+    const caFile = join(dir, 'ca.pem');
+    const issuerCaFile = join(dir, 'issuer-ca.pem');
+    await writeFile(caFile, pki.caPem);
+    await writeFile(issuerCaFile, as.ca);
+    const [registered] = as.clients;
+    const run = await runFarol(
+      ['call', 'orders-cli', '/orders', '--consul', agent.address, '--ca', caFile, '--oauth-issuer', as.issuer, '--oauth-ca', issuerCaFile,
+        '--client-id', registered!.clientId, '--scope', 'orders:read', '--audience', AUDIENCE, '--log-file', clientLog],
+      { env: { FAROL_CLIENT_SECRET: registered!.clientSecret } },
+    );
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /"kind":"token"/);
+    assert.ok(!run.stdout.includes(registered!.clientSecret) && !run.stderr.includes(registered!.clientSecret));
     await service.stop();
   });
 
