@@ -190,6 +190,25 @@ describeWithConsul('caller authentication end to end (real Consul, real OAuth2 s
     await service.stop();
   });
 
+  it('farol certs init --client, then farol call --cert/--key: the client certificate it issued is accepted', async () => {
+    const certs = join(dir, 'cli-certs');
+    const init = await runFarol(['certs', 'init', '--dir', certs, '--service', 'vault', '--client', 'alice']);
+    assert.equal(init.code, 0, init.stderr);
+    const service = await start({
+      name: 'vault',
+      tls: { certFile: join(certs, 'cert.pem'), keyFile: join(certs, 'key.pem') },
+      clientCertificates: { caFile: join(certs, 'ca.pem') },
+      require: { principals: ['spiffe://farol.local/client/alice'] },
+    });
+    const run = await runFarol([
+      'call', 'vault', '/whoami', '--consul', agent.address, '--ca', join(certs, 'ca.pem'),
+      '--cert', join(certs, 'client-alice.pem'), '--key', join(certs, 'client-alice-key.pem'), '--log-file', clientLog,
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /"id":"spiffe:\/\/farol.local\/client\/alice"/);
+    await service.stop();
+  });
+
   it('mTLS required: a caller without a trusted certificate fails at the handshake with a clear error', async () => {
     const service = await start({ name: 'ledger', clientCertificates: { ca: pki.caPem } });
     await assert.rejects(farolClient({}).call('ledger', { path: '/whoami' }), (error: unknown) => {
