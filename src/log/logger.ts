@@ -83,16 +83,33 @@ export function createLogger(options: LoggerOptions): Logger {
   } else {
     destination = pino.destination({ dest: 1, sync: true });
   }
-  return pino(
+  const logger = pino(
     {
       name: options.name,
       level,
       formatters: { log: redactSecrets, bindings: redactSecrets },
+      // Objects interpolated into the message (logger.info('%o', value)) are redacted too.
+      hooks: {
+        logMethod(args, method) {
+          for (let i = 1; i < args.length; i += 1) {
+            const arg: unknown = args[i];
+            if (typeof arg === 'object' && arg !== null) args[i] = redactSecrets(arg);
+          }
+          method.apply(this, args);
+        },
+      },
       timestamp: isoTime,
       base: { pid: process.pid },
     },
     destination,
   );
+  // pino applies formatters.bindings to the root's base only, not to child() bindings: redact
+  // those here (children inherit this method, so grandchildren are covered too).
+  const child = logger.child;
+  logger.child = function redactedChild(this: Logger, bindings, childOptions) {
+    return child.call(this, redactSecrets(bindings), childOptions);
+  } as Logger['child'];
+  return logger;
 }
 
 /** A logger that drops everything: the default for library users who pass none. */

@@ -93,6 +93,16 @@ describe('logger redaction', () => {
     );
   });
 
+  it('censors objects interpolated into the message and child bindings too', () => {
+    const memory = memoryLines();
+    const logger = createLogger({ name: 'test', destination: memory.stream });
+    logger.info('details: %o and %j', { password: 'interpolated-secret' }, { headers: { authorization: 'Bearer interpolated-token' } });
+    logger.child({ token: 'bound-secret', component: 'child' }).info({ event: 'from-child' }, 'child line');
+    const text = JSON.stringify(memory.lines());
+    for (const secret of ['interpolated-secret', 'interpolated-token', 'bound-secret']) assert.ok(!text.includes(secret), `${secret} in ${text}`);
+    assert.ok(text.includes('child'), text);
+  });
+
   it('returns the very object when there is nothing to censor, and keeps an Error an Error', () => {
     const plain = { event: 'access', status: 200, headers: { accept: '*/*' } };
     assert.equal(redactSecrets(plain), plain);
