@@ -17,6 +17,7 @@ export {
 export {
   createClient,
   type ClientOptions,
+  type ClientCertificate,
   type CallOptions,
   type CallResult,
   type FarolClient,

@@ -76,6 +76,20 @@ export function requestFailureToFarolError(error: unknown, ctx: RequestFailureCo
       details,
     });
   }
+  if (code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED') {
+    return new FarolError('AUTH_REJECTED', `${where} requires a client certificate (${code})`, {
+      hint: 'pass a client certificate with --cert/--key (clientCertificate in the library), issued by the CA the service trusts: farol certs init --client <name>',
+      cause: error,
+      details,
+    });
+  }
+  if (code === 'ERR_SSL_TLSV13_ALERT_UNKNOWN_CA' || code === 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA') {
+    return new FarolError('AUTH_REJECTED', `${where} does not trust the client certificate (${code})`, {
+      hint: 'use a client certificate issued by the CA the service trusts (its --client-ca)',
+      cause: error,
+      details,
+    });
+  }
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') {
     return new FarolError('REQUEST_FAILED', `${where} did not answer with TLS (${code})`, {
       hint: 'check that the registered port is the HTTPS port of the service',

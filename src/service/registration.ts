@@ -120,6 +120,8 @@ export class ConsulRegistration {
   }
 
   async register(): Promise<void> {
+    // A heartbeat of the registration being replaced must not report Consul's answer meanwhile.
+    this.stopHeartbeat();
     await this.consul.agent.registerService(this.registration, { replaceExistingChecks: true });
     this.isRegistered = true;
     this.logger.info(

@@ -293,8 +293,8 @@ describeWithConsul('client against a real Consul agent', (getAgent) => {
     await waitForHealth(consul, service, { registered: 1, passing: 1 });
 
     const error = await rejection(client({ retries: 0 }).call(service));
-    assert.equal(error.code, 'REQUEST_FAILED');
-    assert.match(error.message, new RegExp(`'${service}' at 127\\.0\\.0\\.1:${server.port}`));
+    assert.equal(error.code, 'AUTH_REJECTED', 'the service refused the caller, as a 401 would');
+    assert.match(error.message, new RegExp(`'${service}' at 127\\.0\\.0\\.1:${server.port} requires a client certificate`));
     assert.match(error.hint ?? '', /client certificate/);
     assert.ok(!error.message.includes('\n'), 'one line');
     assert.equal(server.requests.length, 0);

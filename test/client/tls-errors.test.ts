@@ -27,6 +27,16 @@ describe('mapping request failures to Farol errors', () => {
     });
   }
 
+  it('says a service that asks for a client certificate refused the caller, not the other way round', () => {
+    const required = requestFailureToFarolError(systemError('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED'), ctx);
+    assert.equal(required.code, 'AUTH_REJECTED');
+    assert.match(required.message, /^'api' at 127\.0\.0\.1:4443 requires a client certificate/);
+    assert.match(required.hint ?? '', /--cert\/--key/);
+    const unknownCa = requestFailureToFarolError(systemError('ERR_SSL_TLSV13_ALERT_UNKNOWN_CA'), ctx);
+    assert.equal(unknownCa.code, 'AUTH_REJECTED');
+    assert.match(unknownCa.message, /does not trust the client certificate/);
+  });
+
   it('says a self-signed certificate is self-signed', () => {
     assert.match(requestFailureToFarolError(systemError('DEPTH_ZERO_SELF_SIGNED_CERT'), ctx).message, /self-signed/);
   });
