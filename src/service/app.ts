@@ -153,8 +153,9 @@ export function buildApp(opts: BuildAppOptions): FarolApp {
   // While draining, every response closes its connection: a pooled client then opens a new one,
   // and once the port is closed that fails cleanly (ECONNREFUSED, nothing sent) instead of a reset
   // of a kept-alive socket in the middle of a request.
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (instance.draining) reply.header('connection', 'close');
+    done(null, payload);
   });
 
   app.get(HEALTH_PATH, async (_request, reply) => {
