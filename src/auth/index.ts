@@ -1,4 +1,5 @@
 export type { Principal, AuthRequest, AuthResult, Authenticator, PeerTls } from './principal.js';
+export { peerTlsOf } from './peer-tls.js';
 export { accessRequirement, authorize, type AccessRequirement, type AccessDecision } from './authorization.js';
 export { parseAuthorization, parseRequestAuthorization, MAX_AUTHORIZATION_LENGTH, type ParsedAuthorization } from './authorization-header.js';
 export { hashPassword, verifyPassword } from './password-hash.js';

@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { fastify, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { authenticate, authorize, bearerChallenge, type AccessRequirement, type AuthResult, type Authenticator, type PeerTls, type Principal } from '../auth/index.js';
+import { authenticate, authorize, bearerChallenge, peerTlsOf, type AccessRequirement, type AuthResult, type Authenticator, type PeerTls, type Principal } from '../auth/index.js';
 import type { Logger } from '../log/logger.js';
 import type { TlsMaterial } from '../pki/index.js';
 import { createConnectionAuth } from './connection-auth.js';
@@ -72,13 +72,7 @@ function peerTls(request: FastifyRequest): PeerTls {
   const socket = request.raw.socket as TLSSocket;
   let peer = peerTlsBySocket.get(socket);
   if (peer === undefined) {
-    const certificate = socket.getPeerX509Certificate();
-    const error = socket.authorizationError as Error | string | null | undefined;
-    peer = {
-      authorized: socket.authorized,
-      ...(error ? { authorizationError: typeof error === 'string' ? error : ((error as NodeJS.ErrnoException).code ?? error.message) } : {}),
-      ...(certificate ? { peerCertificate: certificate } : {}),
-    };
+    peer = peerTlsOf(socket);
     peerTlsBySocket.set(socket, peer);
   }
   return peer;

@@ -5,6 +5,7 @@ import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { createCertificateAuthenticator, type CertificateAuthenticatorOptions } from '../../src/auth/certificate-authenticator.js';
 import type { AuthResult, PeerTls } from '../../src/auth/principal.js';
+import { peerTlsOf } from '../../src/auth/peer-tls.js';
 import { isFarolError } from '../../src/errors.js';
 import { createCertificateAuthority, issueCertificate, serverSubjectAltNames, type IssueCertificateOptions, type PemPair } from '../../src/pki/index.js';
 import { clientSubjectAltNames } from '../../src/pki/subject-alt-names.js';
@@ -38,13 +39,7 @@ async function startTlsServer(server: PemPair, ca: PemPair, mode: ClientCertific
   const peers: PeerTls[] = [];
   const clientErrors: Error[] = [];
   listener.on('secureConnection', (socket) => {
-    const certificate = socket.getPeerX509Certificate();
-    const error = socket.authorizationError as Error | string | null | undefined;
-    peers.push({
-      authorized: socket.authorized,
-      ...(error ? { authorizationError: typeof error === 'string' ? error : ((error as NodeJS.ErrnoException).code ?? error.message) } : {}),
-      ...(certificate ? { peerCertificate: certificate } : {}),
-    });
+    peers.push(peerTlsOf(socket));
     socket.end('welcome\n');
   });
   listener.on('tlsClientError', (error) => clientErrors.push(error));
