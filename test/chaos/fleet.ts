@@ -74,6 +74,8 @@ export async function stopInstance(instance: RunningInstance, signal: NodeJS.Sig
 }
 
 export interface Sample {
+  /** Date.now() when the call was made. */
+  sentAt: number;
   /** Date.now() when the call ended. */
   at: number;
   ok: boolean;
@@ -106,12 +108,13 @@ export function steadyLoad(
   const worker = async (): Promise<void> => {
     while (!stopped && issued < opts.maxRequests && performance.now() - started < opts.maxMs) {
       issued += 1;
+      const sentAt = Date.now();
       try {
         const result = await client.call(service, { path: opts.path });
         const ok = result.status >= 200 && result.status < 300;
-        samples.push({ at: Date.now(), ok, instance: result.instance.id, attempts: result.attempts, ...(ok ? {} : { code: `HTTP ${result.status}` }) });
+        samples.push({ sentAt, at: Date.now(), ok, instance: result.instance.id, attempts: result.attempts, ...(ok ? {} : { code: `HTTP ${result.status}` }) });
       } catch (error) {
-        samples.push({ at: Date.now(), ok: false, code: isFarolError(error) ? `${error.code}: ${error.message}` : String(error), attempts: 0 });
+        samples.push({ sentAt, at: Date.now(), ok: false, code: isFarolError(error) ? `${error.code}: ${error.message}` : String(error), attempts: 0 });
       }
       await sleep(opts.pauseMs);
     }
