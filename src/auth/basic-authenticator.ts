@@ -1,5 +1,5 @@
-import { FarolError } from '../errors.js';
 import { parseRequestAuthorization } from './authorization-header.js';
+import { checkRealm, quotedString } from './realm.js';
 import { verifyPassword } from './password-hash.js';
 import type { AuthRequest, AuthResult, Authenticator } from './principal.js';
 import type { UsersDb } from './users-file.js';
@@ -25,13 +25,6 @@ export interface BasicAuthenticatorOptions {
  * response time does not reveal which user names exist.
  */
 const UNKNOWN_USER_HASH = '$scrypt$ln=14,r=8,p=1$dKgv2E7VAX9XnpSWF+L6pw$5+4S5bY/yquCoaFOeLC/3ioqxwADhfF80EF/qQCrG8Q';
-
-// What a quoted-string may hold in a header Node will send: HTAB, visible ASCII, space, obs-text.
-const HEADER_TEXT = /^[\t\x20-\x7e\x80-\xff]*$/;
-
-function quotedString(value: string): string {
-  return `"${value.replace(/["\\]/g, '\\$&')}"`;
-}
 
 type Verifier = NonNullable<BasicAuthenticatorOptions['verifier']>;
 
@@ -77,11 +70,7 @@ async function verifyUser(
  * realm that cannot be written into a header, or cache options out of range.
  */
 export function createBasicAuthenticator(opts: BasicAuthenticatorOptions): Authenticator {
-  if (!HEADER_TEXT.test(opts.realm)) {
-    throw new FarolError('CONFIG_INVALID', 'the Basic auth realm contains characters that cannot appear in an HTTP header', {
-      hint: 'use a realm of printable ASCII (the service name is the default)',
-    });
-  }
+  checkRealm('Basic', opts.realm);
   const challenge = `Basic realm=${quotedString(opts.realm)}, charset="UTF-8"`;
   const verify = opts.verifier ?? verifyPassword;
   const cache = opts.cache === false ? undefined : createVerifiedCredentials(opts.cache);

@@ -1,4 +1,7 @@
 import { FarolError } from '../errors.js';
+import { checkRealm, quotedString } from './realm.js';
+
+export { isValidRealm, quotedString } from './realm.js';
 
 /** The error codes of RFC 6750 section 3.1. */
 export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope';
@@ -12,23 +15,11 @@ export interface BearerChallengeOptions {
   scope?: string[];
 }
 
-// What a quoted-string may hold in a header Node will send: HTAB, visible ASCII, space, obs-text.
-const HEADER_TEXT = /^[\t\x20-\x7e\x80-\xff]*$/;
 // RFC 6750 section 3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 // RFC 6750 section 3: error_description allows %x20-21 / %x23-5B / %x5D-7E only, so no escapes at all.
 const NOT_DESCRIPTION_CHAR = /[^\x20\x21\x23-\x5b\x5d-\x7e]/gu;
 const MAX_DESCRIPTION_LENGTH = 200;
-
-/** True when `realm` can be written into a challenge (printable ASCII, tab, obs-text). */
-export function isValidRealm(realm: string): boolean {
-  return typeof realm === 'string' && HEADER_TEXT.test(realm);
-}
-
-/** An RFC 9110 quoted-string: `"` and `\` escaped with a backslash. The caller ensures the text is header-safe. */
-export function quotedString(value: string): string {
-  return `"${value.replace(/["\\]/g, '\\$&')}"`;
-}
 
 /** `text` made fit for error_description: each disallowed character (code point) becomes `'` (for `"`), `/` (for `\`) or `?`; at most 200 characters. */
 export function sanitizeDescription(text: string): string {
@@ -46,11 +37,7 @@ export function sanitizeDescription(text: string): string {
  * from configuration, never from a request.
  */
 export function bearerChallenge(opts: BearerChallengeOptions): string {
-  if (!isValidRealm(opts.realm)) {
-    throw new FarolError('CONFIG_INVALID', 'the Bearer auth realm contains characters that cannot appear in an HTTP header', {
-      hint: 'use a realm of printable ASCII (the service name is the default)',
-    });
-  }
+  checkRealm('Bearer', opts.realm);
   const params = [`realm=${quotedString(opts.realm)}`];
   if (opts.error !== undefined) params.push(`error="${opts.error}"`);
   if (opts.description !== undefined && opts.description !== '') params.push(`error_description="${sanitizeDescription(opts.description)}"`);

@@ -1,7 +1,8 @@
 import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { FarolError } from '../errors.js';
 import { parseRequestAuthorization } from './authorization-header.js';
-import { bearerChallenge, isValidRealm } from './bearer-challenge.js';
+import { bearerChallenge } from './bearer-challenge.js';
+import { checkRealm } from './realm.js';
 import { createJwtKeys, SigningKeysUnavailableError, type JwtKeyOptions } from './jwt-keys.js';
 import type { AuthRequest, AuthResult, Authenticator, Principal } from './principal.js';
 import { createVerifiedTokens, type VerifiedTokensOptions } from './verified-tokens.js';
@@ -139,11 +140,7 @@ function checkNames(name: string, value: string | string[]): string[] {
  * realm, issuer, audience, tolerance, algorithm list or key source (see createJwtKeys).
  */
 export function createJwtAuthenticator(opts: JwtAuthenticatorOptions): JwtAuthenticator {
-  if (!isValidRealm(opts.realm)) {
-    throw new FarolError('CONFIG_INVALID', 'the Bearer auth realm contains characters that cannot appear in an HTTP header', {
-      hint: 'use a realm of printable ASCII (the service name is the default)',
-    });
-  }
+  checkRealm('Bearer', opts.realm);
   const issuer = checkNames('issuer', opts.issuer);
   const audience = checkNames('audience', opts.audience);
   const clockTolerance = opts.clockToleranceSec ?? DEFAULT_JWT_CLOCK_TOLERANCE_SEC;
