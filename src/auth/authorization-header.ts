@@ -92,17 +92,33 @@ function parseBearerToken(credentials: string, name: string): ParsedAuthorizatio
   return { scheme: 'bearer', token: credentials };
 }
 
-/**
- * The request's Authorization header, parsed. Header names match case-insensitively. More than
- * one Authorization value is ambiguous, so it is malformed (attributed to the first value's scheme).
- */
-export function parseRequestAuthorization(req: AuthRequest): ParsedAuthorization | undefined {
+/** The request's Authorization header values (header names match case-insensitively). */
+export function authorizationValues(req: AuthRequest): string[] {
   const values: string[] = [];
   for (const [header, value] of Object.entries(req.headers)) {
     if (header.toLowerCase() !== 'authorization') continue;
     if (typeof value === 'string') values.push(value);
     else if (Array.isArray(value)) values.push(...value.filter((item): item is string => typeof item === 'string'));
   }
+  return values;
+}
+
+// One request goes through a chain of authenticators (and the limiter around Basic), each asking
+// for its Authorization header: it is parsed once per request.
+const parsedByRequest = new WeakMap<AuthRequest, ParsedAuthorization | undefined>();
+
+/**
+ * The request's Authorization header, parsed. Header names match case-insensitively. More than
+ * one Authorization value is ambiguous, so it is malformed (attributed to the first value's scheme).
+ */
+export function parseRequestAuthorization(req: AuthRequest): ParsedAuthorization | undefined {
+  if (parsedByRequest.has(req)) return parsedByRequest.get(req);
+  const parsed = parseValues(authorizationValues(req));
+  parsedByRequest.set(req, parsed);
+  return parsed;
+}
+
+function parseValues(values: string[]): ParsedAuthorization | undefined {
   const first = parseAuthorization(values[0]);
   if (values.length <= 1 || first === undefined) return first;
   const name = first.scheme === 'other' || first.scheme === 'malformed' ? first.name : first.scheme === 'basic' ? 'Basic' : 'Bearer';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createAttemptLimiter, type Attempt, type AttemptLimiter, type AttemptLimiterOptions } from './attempt-limiter.js';
-import { parseRequestAuthorization } from './authorization-header.js';
+import { authorizationValues, parseRequestAuthorization } from './authorization-header.js';
 import type { AuthRequest, AuthResult, Authenticator } from './principal.js';
 
 /** Which requests are login attempts, and the user name each one tries. */
@@ -29,7 +29,7 @@ function basicUsername(req: AuthRequest): string | undefined {
 
 /** Any request that carries credentials: an Authorization header (any scheme) or a client certificate. */
 export const credentialsAttempt: AttemptOf = (req) => {
-  const hasHeader = Object.keys(req.headers).some((name) => name.toLowerCase() === 'authorization' && req.headers[name] !== undefined);
+  const hasHeader = authorizationValues(req).length > 0;
   if (!hasHeader && req.tls?.peerCertificate === undefined) return undefined;
   const username = basicUsername(req);
   return username === undefined ? {} : { username };
@@ -103,7 +103,8 @@ export function createLimitedAuthenticator(inner: Authenticator, opts: LimitedAu
 
 /** The address and a digest of the Authorization value (never the value itself, which holds a password). */
 function guessKey(req: AuthRequest): string | undefined {
-  const value = Object.entries(req.headers).find(([name]) => name.toLowerCase() === 'authorization')?.[1];
-  if (typeof value !== 'string') return undefined;
+  const values = authorizationValues(req);
+  if (values.length !== 1) return undefined;
+  const value = values[0]!;
   return `${req.remoteAddress ?? ''}\0${createHash('sha256').update(value).digest('base64')}`;
 }
