@@ -39,19 +39,19 @@ export function expectedAgentService(id: string, tags: string[]): Record<string,
   };
 }
 
-/** The service's TTL check as GET /v1/agent/checks and the health endpoint show it (volatile fields masked). */
-export function expectedServiceCheck(id: string, tags: string[], status: string, output = ''): Record<string, unknown> {
+/** A check of the scenario's service as GET /v1/agent/checks and the health endpoint show it (volatile fields masked). */
+export function expectedCheck(check: { id: string; checkId: string; name: string; type: string; status: string; notes: string; output: string; tags: string[] }): Record<string, unknown> {
   return {
     Node: '<string>',
-    CheckID: `service:${id}`,
-    Name: `Service '${SERVICE_NAME}' check`,
-    Status: status,
-    Notes: 'renewed by the scenario',
-    Output: output,
-    ServiceID: id,
+    CheckID: check.checkId,
+    Name: check.name,
+    Status: check.status,
+    Notes: check.notes,
+    Output: check.output,
+    ServiceID: check.id,
     ServiceName: SERVICE_NAME,
-    ServiceTags: tags,
-    Type: 'ttl',
+    ServiceTags: check.tags,
+    Type: check.type,
     Interval: '',
     Timeout: '',
     ExposedPort: 0,
@@ -59,6 +59,11 @@ export function expectedServiceCheck(id: string, tags: string[], status: string,
     CreateIndex: '<number>',
     ModifyIndex: '<number>',
   };
+}
+
+/** The service's TTL check. */
+export function expectedServiceCheck(id: string, tags: string[], status: string, output = ''): Record<string, unknown> {
+  return expectedCheck({ id, checkId: `service:${id}`, name: `Service '${SERVICE_NAME}' check`, type: 'ttl', status, notes: 'renewed by the scenario', output, tags });
 }
 
 /** The Service object of a GET /v1/health/service entry (indexes masked). */

@@ -8,31 +8,14 @@ import assert from 'node:assert/strict';
 import { forEachTarget } from './targets.js';
 import type { TargetContext } from './targets.js';
 import { consulIndex, eventually, getJson, header, putOk, send, withoutVolatile } from './wire.js';
-import { expectedAgentService, SERVICE_NAME, TEXTS, webRegistration } from './expected.js';
+import { expectedAgentService, expectedCheck, SERVICE_NAME, TEXTS, webRegistration } from './expected.js';
 
 const ID = 'web-m1';
 const MAINT = `_service_maintenance:${ID}`;
 const DEFAULT_REASON = 'Maintenance mode is enabled for this service, but no reason was provided. This is a default message.';
 
 function maintenanceCheck(notes: string, tags: string[]): Record<string, unknown> {
-  return {
-    Node: '<string>',
-    CheckID: MAINT,
-    Name: 'Service Maintenance Mode',
-    Status: 'critical',
-    Notes: notes,
-    Output: '',
-    ServiceID: ID,
-    ServiceName: SERVICE_NAME,
-    ServiceTags: tags,
-    Type: 'maintenance',
-    Interval: '',
-    Timeout: '',
-    ExposedPort: 0,
-    Definition: {},
-    CreateIndex: '<number>',
-    ModifyIndex: '<number>',
-  };
+  return expectedCheck({ id: ID, checkId: MAINT, name: 'Service Maintenance Mode', type: 'maintenance', status: 'critical', notes, output: '', tags });
 }
 
 async function agentChecks(target: TargetContext): Promise<Record<string, Record<string, unknown>>> {
