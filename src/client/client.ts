@@ -298,9 +298,7 @@ export function createClient(opts: ClientOptions): FarolClient {
         throw await discovery.noHealthyInstanceError(service);
       }
       tried.add(instance.id);
-      const remaining = deadline - performance.now();
-      const tryTimeoutMs = Math.max(1, Math.ceil(Math.min(timeoutMs, remaining)));
-      let outcome = await attempt(ready, service, state, instance, request, tryTimeoutMs, callOpts.signal);
+      let outcome = await attempt(ready, service, state, instance, request, tryTimeout(timeoutMs, deadline), callOpts.signal);
       if (
         !refreshedCredentials &&
         authorization !== undefined &&
@@ -316,8 +314,7 @@ export function createClient(opts: ClientOptions): FarolClient {
         authorization = await credentials.authorization();
         request.headers = requestHeaders(callOpts.headers, authorization);
         logger.info({ event: 'credentials_refreshed', service, instance: instance.id }, `${method} ${path}: token rejected as invalid; retrying once with a fresh one`);
-        const left = deadline - performance.now();
-        if (left > 0) outcome = await attempt(ready, service, state, instance, request, Math.max(1, Math.ceil(Math.min(timeoutMs, left))), callOpts.signal);
+        if (performance.now() < deadline) outcome = await attempt(ready, service, state, instance, request, tryTimeout(timeoutMs, deadline), callOpts.signal);
       }
       last = outcome;
 
@@ -382,6 +379,11 @@ function positive(value: number, name: string, hint: string): number {
     throw new FarolError('CONFIG_INVALID', `${name} must be a positive number, got ${String(value)}`, { hint });
   }
   return value;
+}
+
+/** A try gets the per-try timeout, or what is left of the call's deadline if that is less. */
+function tryTimeout(timeoutMs: number, deadline: number): number {
+  return Math.max(1, Math.ceil(Math.min(timeoutMs, deadline - performance.now())));
 }
 
 async function loadCa(ca: ClientOptions['ca']): Promise<string> {
