@@ -13,9 +13,8 @@
  *
  *   npm run bench:auth -- --seconds 5 --rounds 3 --concurrency 64
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -23,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { Pool } from 'undici';
+import { procCpuUs } from './fixtures/proc.js';
 import { addUser, clientSubjectAltNames, createCertificateAuthority, issueCertificate, serverSubjectAltNames } from '../src/index.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -43,7 +43,6 @@ for (const [name, value] of Object.entries({ seconds: SECONDS, rounds: ROUNDS, c
     process.exit(2);
   }
 }
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
 
 interface Row {
   name: string;
@@ -61,16 +60,11 @@ interface Round {
   errors: number;
 }
 
-function serverCpuUs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
-}
-
 /** `concurrency` loops calling the row for `seconds`; bounded in time, so it stops by itself. */
 async function measure(row: Row, seconds: number, serverPid: number): Promise<Round> {
   const latencies: number[] = [];
   let errors = 0;
-  const cpuBefore = serverCpuUs(serverPid);
+  const cpuBefore = procCpuUs(serverPid);
   const clientBefore = process.cpuUsage();
   const started = performance.now();
   const deadline = started + seconds * 1000;
@@ -90,7 +84,7 @@ async function measure(row: Row, seconds: number, serverPid: number): Promise<Ro
     }),
   );
   const elapsedS = (performance.now() - started) / 1000;
-  const cpuUs = serverCpuUs(serverPid) - cpuBefore;
+  const cpuUs = procCpuUs(serverPid) - cpuBefore;
   const client = process.cpuUsage(clientBefore);
   latencies.sort((a, b) => a - b);
   const at = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;

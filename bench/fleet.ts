@@ -55,6 +55,7 @@ import { addUser, createCertificateAuthority, issueCertificate, serverSubjectAlt
 import { findConsulBinary, startConsulAgent, type ConsulAgent } from '../test/support/consul-agent.js';
 import { ensureConsulBinary } from '../scripts/ensure-consul.js';
 import type { LoadConfig } from './fixtures/load.js';
+import { machineCpuUs, procCpuUs, procRssBytes } from './fixtures/proc.js';
 import type { LoadResult } from './fixtures/protocol.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -120,7 +121,6 @@ function parseRows(text: string | undefined): Set<number> {
 // ---------------------------------------------------------------------------------------------
 // child processes: started here, tracked, and always stopped
 
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
 const children = new Set<ChildProcess>();
 
 /** Kills what is still running, synchronously: the last resort on exit. */
@@ -212,41 +212,6 @@ function startFixture(script: string, name: string, config: unknown): NodeChild 
   return { child, pid: child.pid, messages: messagesOf(child, name) };
 }
 
-// ---------------------------------------------------------------------------------------------
-// process accounting from /proc
-
-function procCpuUs(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
-    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
-  } catch {
-    return 0;
-  }
-}
-
-/** CPU time (µs) the whole machine spent busy and in total, from /proc/stat's first line. */
-function machineCpuUs(): { busy: number; total: number } {
-  try {
-    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-    // user nice system idle iowait irq softirq steal (guest time is already in user)
-    const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = fields;
-    const busy = user + nice + system + irq + softirq + steal;
-    return { busy: (busy * 1e6) / CLK_TCK, total: ((busy + idle + iowait) * 1e6) / CLK_TCK };
-  } catch {
-    return { busy: 0, total: 0 };
-  }
-}
-
-function procRssBytes(pid: number): number {
-  try {
-    const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
 
 /** Our own child processes running `comm` (the Consul agent's pid is not exposed by its helper). */
 function ownChildrenNamed(comm: string): number[] {
