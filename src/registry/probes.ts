@@ -2,13 +2,14 @@
  * The network side of the check runner: one HTTP(S) or TCP probe, with Consul's result texts
  * ("HTTP GET <url>: 200 OK Output: <body>", "TCP connect <addr>: Success"). HTTPS is verified
  * against the configured CA (or the system roots without one), with TLSServerName as the name
- * to verify; verification is never turned off.
+ * to verify, by Go's rules (see go-hostname.ts); verification is never turned off.
  */
 import { STATUS_CODES } from 'node:http';
 import { connect } from 'node:net';
 import { Agent, request } from 'undici';
 import type { CheckDefinition } from './catalog.js';
 import type { Probe, ProbeResult } from './checks.js';
+import { goCheckServerIdentity } from './go-hostname.js';
 
 /** Consul keeps the last 4 KiB of a check's output (OutputMaxSize). */
 const OUTPUT_MAX_BYTES = 4096;
@@ -37,6 +38,8 @@ function errorText(error: unknown, url: URL, serverName: string | undefined): st
   if (code && UNTRUSTED_CODES.has(code)) return 'tls: failed to verify certificate: x509: certificate signed by unknown authority';
   if (code === 'CERT_HAS_EXPIRED') return 'tls: failed to verify certificate: x509: certificate has expired or is not yet valid';
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    // goCheckServerIdentity's reason is Go's own text.
+    if (err.reason?.startsWith('x509: ') === true) return `tls: failed to verify certificate: ${err.reason}`;
     return `tls: failed to verify certificate: x509: certificate is not valid for ${serverName ?? url.hostname} (${err.reason ?? err.message ?? ''})`;
   }
   return err.cause?.message ?? err.message ?? String(error);
@@ -46,7 +49,12 @@ async function httpProbe(check: CheckDefinition, ca: string | undefined): Promis
   const url = check.http as string;
   const method = check.method ?? 'GET';
   const dispatcher = new Agent({
-    connect: { ...(ca ? { ca } : {}), ...(check.tlsServerName ? { servername: check.tlsServerName } : {}) },
+    connect: {
+      ...(ca ? { ca } : {}),
+      ...(check.tlsServerName ? { servername: check.tlsServerName } : {}),
+      // Consul (Go) verifies subjectAltName only; Node would accept a CN-only certificate.
+      checkServerIdentity: goCheckServerIdentity,
+    },
     pipelining: 0,
   });
   const headers: Record<string, string> = { 'user-agent': USER_AGENT, accept: 'text/plain, text/*, */*' };
