@@ -102,6 +102,12 @@ export type AttemptAdmission =
 export interface AttemptLimiter {
   /** Admits an attempt (reserving its place until the ticket is settled), or says for how long it may not be made. */
   admit(attempt: Attempt): AttemptAdmission;
+  /**
+   * Forgets the trusted pairs of these user names (removed users, changed passwords), so trust
+   * earned with credentials that no longer hold cannot exempt anyone from the user name's locks.
+   * Returns how many pairs were forgotten.
+   */
+  forgetTrust(usernames: Iterable<string>): number;
   /** Counted keys plus trusted pairs held. */
   readonly size: number;
 }
@@ -393,6 +399,20 @@ export function createAttemptLimiter(opts: AttemptLimiterOptions = {}): AttemptL
           },
         },
       };
+    },
+    forgetTrust(usernames) {
+      const users = new Set<string>();
+      for (const username of usernames) users.add(`u:${boundedKey(username)}`);
+      if (users.size === 0) return 0;
+      let forgotten = 0;
+      // A scan: reloads are rare, and an index by user name would cost memory on every login.
+      for (const key of trusted.keys()) {
+        if (users.has(key.slice(key.indexOf('\u0000') + 1))) {
+          trusted.delete(key);
+          forgotten += 1;
+        }
+      }
+      return forgotten;
     },
     get size() {
       return counted.size + trusted.size;

@@ -6,7 +6,10 @@ import type { UsersDb } from './users-file.js';
 import { createVerifiedCredentials, type VerifiedCredentials, type VerifiedCredentialsOptions } from './verified-credentials.js';
 
 export interface BasicAuthenticatorOptions {
-  /** Consulted on every request, so a db that changes (a reload) takes effect at once, cache included. */
+  /**
+   * Consulted on every request, so a db that changes (a reload, e.g. watchUsersFile) takes effect
+   * at once, cache included; a verification that straddles a reload is judged by the new db.
+   */
   users: UsersDb;
   /** Shown by browsers in the login dialog; the service uses its name. */
   realm: string;
@@ -47,6 +50,8 @@ async function verifyUser(
   if (hash !== undefined && cached) return true;
   const matches = await verify(password, hash ?? UNKNOWN_USER_HASH);
   if (hash === undefined || !matches) return false;
+  // The db may have been reloaded while scrypt ran: a password is only as good as the db says now.
+  if (users.lookup(username) !== hash) return false;
   cache?.remember(username, password, hash);
   return true;
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createAttemptLimiter, type Attempt, type AttemptLimiter, type AttemptLimiterOptions } from './attempt-limiter.js';
 import { authorizationValues, parseRequestAuthorization } from './authorization-header.js';
 import type { AuthRequest, AuthResult, Authenticator } from './principal.js';
+import type { UsersSource } from './users-source.js';
 
 /** Which requests are login attempts, and the user name each one tries. */
 export type AttemptOf = (req: AuthRequest) => { username?: string } | undefined;
@@ -19,6 +20,12 @@ export interface LimitedAuthenticatorOptions {
    * present a token or a certificate to the authenticators after it.
    */
   attemptOf?: AttemptOf;
+  /**
+   * The reloading users the inner authenticator checks (watchUsersFile). When a reload removes a
+   * user or changes a password, the trusted (address, user name) pairs of that name are forgotten,
+   * so logins made with the old credentials exempt nobody from the name's locks any more.
+   */
+  users?: Pick<UsersSource, 'onChange'>;
 }
 
 /** The user name of Basic credentials, when the header holds them and they parse. */
@@ -55,6 +62,7 @@ export const basicAttempt: AttemptOf = (req) => {
 export function createLimitedAuthenticator(inner: Authenticator, opts: LimitedAuthenticatorOptions = {}): Authenticator {
   const limiter = opts.limiter ?? createAttemptLimiter(opts.limits);
   const attemptOf = opts.attemptOf ?? credentialsAttempt;
+  opts.users?.onChange(({ revoked }) => limiter.forgetTrust(revoked));
   // Requests from one address with the same Authorization value, while the first is still being
   // verified, are one guess, not many: they share its attempt and its result. So a client's first
   // burst of parallel calls is neither counted as a burst of failures nor paid in scrypt per call.

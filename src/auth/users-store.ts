@@ -63,6 +63,15 @@ async function writeAtomically(path: string, text: string): Promise<void> {
   }
 }
 
+/** The text of a users file, unparsed. USERS_FILE_UNREADABLE (with a hint) if it cannot be read. */
+export async function readUsersFileText(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    throw fileError('read', path, error);
+  }
+}
+
 /** Reads and validates a users file. USERS_FILE_UNREADABLE if it cannot be read, USERS_FILE_INVALID naming a bad line. */
 export async function readUsersFile(path: string): Promise<UsersDb> {
   return usersDbFromLines(await readLines(path, { missingIsEmpty: false }));

@@ -11,8 +11,11 @@ import type { Authenticator, Principal } from '../auth/index.js';
  *
  * What it does not change: a wrong guess never lands here (only successes are remembered, and
  * only for the connection that sent them), so the login limiter still sees every guess; and the
- * second is the longest a removed user, a changed password or an expired token keeps working on
- * a connection that was already using it, well inside the 30 s clock tolerance tokens get anyway.
+ * second is the longest an expired token keeps working on a connection that was already using
+ * it, well inside the 30 s clock tolerance tokens get anyway. A removed user or a changed password
+ * does not even get that second: each answer carries the credentials' generation (the users
+ * file's, which goes up on every reload that changes it), and one remembered under another
+ * generation is forgotten.
  */
 export const CONNECTION_AUTH_TTL_MS = 1000;
 
@@ -21,6 +24,7 @@ interface Remembered {
   authorization: string | undefined;
   principal: Principal;
   expiresAt: number;
+  generation: number;
 }
 
 export interface ConnectionAuth {
@@ -28,21 +32,29 @@ export interface ConnectionAuth {
   remember(connection: object, authenticators: readonly Authenticator[], authorization: string | undefined, principal: Principal): void;
 }
 
-export function createConnectionAuth(ttlMs = CONNECTION_AUTH_TTL_MS, now: () => number = () => performance.now()): ConnectionAuth {
+/**
+ * `generation`: the current generation of what the authenticators check against (default: always
+ * 0). An answer remembered under an older generation no longer counts.
+ */
+export function createConnectionAuth(
+  ttlMs = CONNECTION_AUTH_TTL_MS,
+  now: () => number = () => performance.now(),
+  generation: () => number = () => 0,
+): ConnectionAuth {
   const byConnection = new WeakMap<object, Remembered>();
   return {
     principalOf(connection, authenticators, authorization) {
       const remembered = byConnection.get(connection);
       if (remembered === undefined) return undefined;
       if (remembered.authenticators !== authenticators || remembered.authorization !== authorization) return undefined;
-      if (now() >= remembered.expiresAt) {
+      if (now() >= remembered.expiresAt || remembered.generation !== generation()) {
         byConnection.delete(connection);
         return undefined;
       }
       return remembered.principal;
     },
     remember(connection, authenticators, authorization, principal) {
-      byConnection.set(connection, { authenticators, authorization, principal, expiresAt: now() + ttlMs });
+      byConnection.set(connection, { authenticators, authorization, principal, expiresAt: now() + ttlMs, generation: generation() });
     },
   };
 }

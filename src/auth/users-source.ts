@@ -1,0 +1,238 @@
+import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { watch, type FSWatcher } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { FarolError, systemErrorCode } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { parseUsersFile, type UsersDb } from './users-file.js';
+import { readUsersFileText } from './users-store.js';
+
+/** What a reload changed: the new generation, how many users there are, and who lost access. */
+export interface UsersChange {
+  generation: number;
+  users: number;
+  /** Users removed, or whose password changed: whatever was trusted for them no longer holds. */
+  revoked: string[];
+}
+
+export type ReloadOutcome =
+  | { status: 'reloaded'; generation: number; users: number; revoked: string[] }
+  /** The file holds what was loaded already (or the source is closed). */
+  | { status: 'unchanged'; generation: number; users: number }
+  /** The file could not be read or does not parse: the last good users are kept. */
+  | { status: 'kept'; generation: number; users: number; error: FarolError };
+
+/** A users db that follows its file: every lookup sees the users of the last good version. */
+export interface UsersSource extends UsersDb {
+  readonly file: string;
+  /** Starts at 0; goes up by one each time a reload changes the users. */
+  readonly generation: number;
+  /** Calls `listener` after each reload that changed the users; returns a function that unsubscribes. */
+  onChange(listener: (change: UsersChange) => void): () => void;
+  /** Reads the file now (SIGHUP). Never rejects: a bad file is reported in the outcome (and logged once). */
+  reload(): Promise<ReloadOutcome>;
+  /** Stops watching; lookups keep answering with the last users. */
+  close(): void;
+}
+
+export interface WatchUsersFileOptions {
+  /** Where reloads (info) and a bad new file (one error per distinct problem) are logged. */
+  logger?: Logger;
+  /** Called after every reload, whatever its outcome. */
+  onReload?: (outcome: ReloadOutcome) => void;
+  /** Wait after a change event before reading, so an editor's several writes make one reload. Default 100 ms. */
+  debounceMs?: number;
+  /** How often the file's stat (inode, size, times) is compared, for filesystems where fs.watch misses changes. Default 1 s. */
+  pollIntervalMs?: number;
+}
+
+export const USERS_RELOAD_DEBOUNCE_MS = 100;
+export const USERS_RELOAD_POLL_MS = 1000;
+
+/** What identifies one version of the file on disk; "missing" or an error code when there is none. */
+async function statSignature(path: string): Promise<string> {
+  try {
+    const s = await stat(path, { bigint: true });
+    return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+  } catch (error) {
+    return `error:${systemErrorCode(error) ?? 'unknown'}`;
+  }
+}
+
+function digest(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('base64');
+}
+
+function revokedUsers(before: UsersDb, after: UsersDb): string[] {
+  return before.names().filter((name) => after.lookup(name) !== before.lookup(name));
+}
+
+/**
+ * Loads a users file and keeps following it: a change is picked up within about a second
+ * (debounce + poll), whether the file is rewritten in place, replaced by a rename (what
+ * `farol users`, editors and configuration tools do) or deleted and recreated.
+ *
+ * Two ways of noticing, because neither is enough alone: fs.watch on the file's FOLDER, filtered
+ * by name (a watch on the file itself follows the old inode and goes deaf after the first
+ * rename), which is immediate where inotify works; and a stat poll every second, for network
+ * and container filesystems where fs.watch sees nothing. Both are unref'd: they never keep the
+ * process alive. A notice only schedules a read; reads never overlap, and one that finds the
+ * text it already has changes nothing.
+ *
+ * A new version that cannot be read or does not parse keeps the last good users (nobody is
+ * locked out, nobody removed gets in again) and logs one error; the same problem is not logged
+ * again until the file changes. The first load throws instead (USERS_FILE_UNREADABLE or
+ * USERS_FILE_INVALID), so a service never starts on a bad file.
+ */
+export async function watchUsersFile(path: string, opts: WatchUsersFileOptions = {}): Promise<UsersSource> {
+  const debounceMs = opts.debounceMs ?? USERS_RELOAD_DEBOUNCE_MS;
+  const pollIntervalMs = opts.pollIntervalMs ?? USERS_RELOAD_POLL_MS;
+  for (const [name, value] of [['debounceMs', debounceMs], ['pollIntervalMs', pollIntervalMs]] as const) {
+    if (!Number.isFinite(value) || value < 0 || value > 2 ** 31 - 1) {
+      throw new FarolError('CONFIG_INVALID', `invalid users file option ${name}: ${value}`, { hint: 'give milliseconds from 0 to 2147483647' });
+    }
+  }
+
+  let signature = await statSignature(path);
+  let text = await readUsersFileText(path);
+  let db = parseUsersFile(text, path);
+  let generation = 0;
+  /** The problem last logged, so a bad file is reported once and not at every poll. */
+  let loggedProblem: string | undefined;
+  let closed = false;
+  const listeners = new Set<(change: UsersChange) => void>();
+  const log = opts.logger;
+
+  const readAndSwap = async (): Promise<ReloadOutcome> => {
+    signature = await statSignature(path);
+    let newText: string | undefined;
+    let newDb: UsersDb;
+    try {
+      newText = await readUsersFileText(path);
+      if (newText === text) {
+        loggedProblem = undefined;
+        return { status: 'unchanged', generation, users: db.names().length };
+      }
+      newDb = parseUsersFile(newText, path);
+    } catch (error) {
+      const farolError = error instanceof FarolError
+        ? error
+        : new FarolError('USERS_FILE_UNREADABLE', `cannot read users file ${path}`, { cause: error });
+      const users = db.names().length;
+      const problem = newText === undefined ? `unreadable:${farolError.message}` : `invalid:${digest(newText)}`;
+      if (problem !== loggedProblem && !closed) {
+        loggedProblem = problem;
+        log?.error(
+          { event: 'users_reload_failed', file: path, code: farolError.code, error: farolError.message, hint: farolError.hint, usersKept: users },
+          `users file not reloaded: ${farolError.message}; still using the ${users} users loaded before`,
+        );
+      }
+      return { status: 'kept', generation, users, error: farolError };
+    }
+    const revoked = revokedUsers(db, newDb);
+    text = newText;
+    db = newDb;
+    generation += 1;
+    loggedProblem = undefined;
+    const users = newDb.names().length;
+    log?.info({ event: 'users_reloaded', file: path, users, generation, revoked: revoked.length }, `users file reloaded: ${users} users`);
+    const change: UsersChange = { generation, users, revoked };
+    for (const listener of listeners) {
+      try {
+        listener(change);
+      } catch (error) {
+        log?.error({ event: 'users_listener_failed', error: (error as Error).message }, 'a users change listener threw');
+      }
+    }
+    return { status: 'reloaded', generation, users, revoked };
+  };
+
+  // One read at a time; requests made during a read share one more read after it.
+  let running: Promise<ReloadOutcome> | undefined;
+  let queued: Promise<ReloadOutcome> | undefined;
+  const start = (): Promise<ReloadOutcome> => {
+    const current: Promise<ReloadOutcome> = readAndSwap()
+      .then((outcome) => {
+        opts.onReload?.(outcome);
+        return outcome;
+      })
+      .finally(() => {
+        if (running === current) running = undefined;
+      });
+    running = current;
+    return current;
+  };
+  const reload = (): Promise<ReloadOutcome> => {
+    if (closed) return Promise.resolve({ status: 'unchanged', generation, users: db.names().length });
+    if (queued !== undefined) return queued;
+    if (running === undefined) return start();
+    const next = running.then(() => {
+      queued = undefined;
+      return start();
+    });
+    queued = next;
+    return next;
+  };
+
+  let debounce: NodeJS.Timeout | undefined;
+  const schedule = (): void => {
+    if (closed || debounce !== undefined) return;
+    debounce = setTimeout(() => {
+      debounce = undefined;
+      void reload();
+    }, debounceMs);
+    debounce.unref();
+  };
+
+  const name = basename(path);
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(dirname(resolve(path)), { persistent: false }, (_event, filename) => {
+      if (filename === null || filename === name) schedule();
+    });
+    // Without a working watch (inotify limits, a folder that went away) the poll carries on alone.
+    watcher.on('error', () => {
+      watcher?.close();
+      watcher = undefined;
+    });
+  } catch {
+    watcher = undefined;
+  }
+
+  let polling = false;
+  const poll = setInterval(() => {
+    if (polling || closed) return;
+    polling = true;
+    statSignature(path)
+      .then((current) => {
+        if (current !== signature) schedule();
+      })
+      .finally(() => {
+        polling = false;
+      });
+  }, pollIntervalMs);
+  poll.unref();
+
+  return {
+    file: path,
+    get generation() {
+      return generation;
+    },
+    lookup: (user) => db.lookup(user),
+    names: () => db.names(),
+    onChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    reload,
+    close() {
+      closed = true;
+      clearInterval(poll);
+      if (debounce !== undefined) clearTimeout(debounce);
+      debounce = undefined;
+      watcher?.close();
+      watcher = undefined;
+      listeners.clear();
+    },
+  };
+}
