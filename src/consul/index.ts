@@ -13,7 +13,6 @@ export { backoffDelay, backoffCeiling } from './backoff.js';
 export type { BackoffOptions } from './backoff.js';
 export { nextBlockingIndex, sanitizeIndex } from './blocking-index.js';
 export type { BlockingIndexStep } from './blocking-index.js';
-export { parseGoDuration } from './duration.js';
 export type {
   AgentCheck,
   AgentService,

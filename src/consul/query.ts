@@ -1,5 +1,5 @@
 import { FarolError } from '../errors.js';
-import { parseGoDuration } from './duration.js';
+import { goDurationMs, tryParseGoDuration } from '../consul-wire/duration.js';
 import type { QueryMeta, QueryOptions } from './types.js';
 
 export type ResponseHeaders = Record<string, string | string[] | undefined>;
@@ -29,15 +29,17 @@ export function parseQueryMeta(headers: ResponseHeaders): QueryMeta {
   };
 }
 
+/** The wait Consul applies: a wait of 0 or less is its default, 5m. */
 function waitMs(wait: string | undefined): number {
   if (wait === undefined) return DEFAULT_WAIT_MS;
-  const ms = parseGoDuration(wait);
-  if (ms === undefined) {
-    throw new FarolError('CONFIG_INVALID', `Invalid blocking-query wait "${wait}"`, {
+  const parsed = tryParseGoDuration(wait);
+  if ('error' in parsed) {
+    throw new FarolError('CONFIG_INVALID', `Invalid blocking-query wait "${wait}": ${parsed.error.message}`, {
       hint: 'use a Go duration such as "30s" or "5m" (Consul allows at most 10m)',
     });
   }
-  return ms;
+  const ms = goDurationMs(parsed.ns);
+  return ms > 0 ? ms : DEFAULT_WAIT_MS;
 }
 
 /** Query-string parameters of a read, as Go's request.setQueryOptions sets them. */

@@ -4,21 +4,18 @@
  * `wait` (default 5m, capped at 10m) plus a random jitter of up to wait/16 has passed.
  * `wait` without `index` does not block. The clock is injectable for tests.
  */
-import { parseDuration, RegistryHttpError } from './decode.js';
+import { goDurationMs, tryParseGoDuration } from '../consul-wire/duration.js';
+import { longTimers, type Timers } from '../timers/long-timeout.js';
+import { RegistryHttpError } from './decode.js';
 
 export const DEFAULT_WAIT_MS = 5 * 60_000;
 export const MAX_WAIT_MS = 10 * 60_000;
 export const JITTER_FRACTION = 16;
 
-export interface Timers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+export type { Timers };
 
-export const realTimers: Timers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
+/** Node's timers, chained beyond 2^31-1 ms: check intervals and TTLs of 720h are legal. */
+export const realTimers: Timers = longTimers();
 
 export interface BlockingParams {
   /** 0 = answer at once. */
@@ -28,8 +25,8 @@ export interface BlockingParams {
 }
 
 function parseSignedDuration(text: string): number | undefined {
-  const parsed = parseDuration(text);
-  return 'ms' in parsed ? parsed.ms : undefined;
+  const parsed = tryParseGoDuration(text);
+  return 'ns' in parsed ? goDurationMs(parsed.ns) : undefined;
 }
 
 /** `wait` and `index` from a query string, with Consul's 400 texts. */

@@ -6,6 +6,7 @@
  */
 import type { HealthStatus } from '../consul/types.js';
 import type { CheckDefinition, CheckType, ServiceDefinition } from './catalog.js';
+import { formatGoDuration, goDurationFromFloat, goDurationMs, parseGoDuration, tryParseGoDuration } from '../consul-wire/duration.js';
 
 export class RegistryHttpError extends Error {
   constructor(
@@ -19,39 +20,6 @@ export class RegistryHttpError extends Error {
 }
 
 const decodeFailed = (reason: string): RegistryHttpError => new RegistryHttpError(400, `Request decode failed: ${reason}`);
-
-const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/**
- * Go's time.ParseDuration, signs included, with its error texts ("time: invalid duration \"x\"",
- * "time: missing unit in duration ...", "time: unknown unit ... in duration ...").
- */
-export function parseDuration(text: string): { ms: number } | { error: string } {
-  const quoted = JSON.stringify(text);
-  const invalid = { error: `time: invalid duration ${quoted}` };
-  let rest = text;
-  let sign = 1;
-  if (rest.startsWith('-') || rest.startsWith('+')) {
-    sign = rest.startsWith('-') ? -1 : 1;
-    rest = rest.slice(1);
-  }
-  if (rest === '0') return { ms: 0 };
-  if (rest === '') return invalid;
-  let total = 0;
-  while (rest !== '') {
-    const number = /^(\d*)(?:\.(\d*))?/.exec(rest) as RegExpExecArray;
-    const [whole, intPart = '', fracPart] = number;
-    if (intPart === '' && (fracPart === undefined || fracPart === '')) return invalid;
-    rest = rest.slice(whole.length);
-    const unit = /^[^.\d]*/.exec(rest)?.[0] ?? '';
-    if (unit === '') return { error: `time: missing unit in duration ${quoted}` };
-    const scale = UNIT_MS[unit];
-    if (scale === undefined) return { error: `time: unknown unit ${JSON.stringify(unit)} in duration ${quoted}` };
-    rest = rest.slice(unit.length);
-    total += Number(`${intPart || '0'}.${fracPart ?? '0'}`) * scale;
-  }
-  return { ms: sign * total };
-}
 
 type GoKind = 'string' | 'int' | 'bool' | 'strings' | 'map' | 'object' | 'objects' | 'duration' | 'any';
 
@@ -168,8 +136,8 @@ function checkKind(value: unknown, kind: GoKind, field: string): void {
       return;
     case 'duration':
       if (typeof value === 'string') {
-        const parsed = parseDuration(value);
-        if ('error' in parsed) throw decodeFailed(parsed.error);
+        const parsed = tryParseGoDuration(value);
+        if ('error' in parsed) throw decodeFailed(parsed.error.message);
         return;
       }
       if (typeof value !== 'number') throw bad();
@@ -286,53 +254,21 @@ function skipString(text: string, start: number): number {
   return -1;
 }
 
+/** A duration field as Consul's CheckType.UnmarshalJSON reads it: a Go duration string, or a number of nanoseconds. */
+function durationNs(value: unknown): bigint {
+  if (value === undefined) return 0n;
+  if (typeof value === 'number') return goDurationFromFloat(value);
+  return parseGoDuration(value as string); // checkKind has refused what Go refuses
+}
+
+// Milliseconds can exceed 2^31-1 (an Interval of 720h): the check runner's timers chain them.
 function durationMs(value: unknown): number {
-  if (value === undefined) return 0;
-  if (typeof value === 'number') return value / 1e6; // Go decodes a number as nanoseconds
-  const parsed = parseDuration(value as string);
-  return 'ms' in parsed ? parsed.ms : 0;
+  return goDurationMs(durationNs(value));
 }
 
 function durationText(value: unknown): string {
   if (value === undefined) return '';
-  return formatGoDuration(Math.round(durationMs(value) * 1e6));
-}
-
-/** Digits of `v` after dropping `prec` fractional digits, and the fraction text ("" or ".5"). */
-function splitFraction(v: bigint, prec: number): [bigint, string] {
-  let fraction = '';
-  let printed = false;
-  for (let i = 0; i < prec; i += 1) {
-    const digit = v % 10n;
-    printed ||= digit !== 0n;
-    if (printed) fraction = `${digit}${fraction}`;
-    v /= 10n;
-  }
-  return [v, printed ? `.${fraction}` : ''];
-}
-
-/** Go's time.Duration.String(): "1m30s", "1.5s", "250ms", "0s". */
-export function formatGoDuration(nanoseconds: number): string {
-  const negative = nanoseconds < 0;
-  let u = BigInt(Math.abs(Math.round(nanoseconds)));
-  let text: string;
-  if (u === 0n) return '0s';
-  if (u < 1_000_000_000n) {
-    const [prec, unit] = u < 1000n ? [0, 'ns'] : u < 1_000_000n ? [3, 'µs'] : [6, 'ms'];
-    const [whole, fraction] = splitFraction(u, prec);
-    text = `${whole}${fraction}${unit}`;
-  } else {
-    const [seconds, fraction] = splitFraction(u, 9);
-    u = seconds;
-    text = `${u % 60n}${fraction}s`;
-    u /= 60n;
-    if (u > 0n) {
-      text = `${u % 60n}m${text}`;
-      u /= 60n;
-      if (u > 0n) text = `${u}h${text}`;
-    }
-  }
-  return negative ? `-${text}` : text;
+  return formatGoDuration(durationNs(value));
 }
 
 const MIN_INTERVAL_MS = 1000;

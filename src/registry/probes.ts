@@ -7,6 +7,7 @@
 import { STATUS_CODES } from 'node:http';
 import { connect } from 'node:net';
 import { Agent, request } from 'undici';
+import { clampTimerDelay } from '../timers/long-timeout.js';
 import type { CheckDefinition } from './catalog.js';
 import type { Probe, ProbeResult } from './checks.js';
 import { goCheckServerIdentity } from './go-hostname.js';
@@ -14,6 +15,14 @@ import { goCheckServerIdentity } from './go-hostname.js';
 /** Consul keeps the last 4 KiB of a check's output (OutputMaxSize). */
 const OUTPUT_MAX_BYTES = 4096;
 const USER_AGENT = 'Consul Health Check';
+
+/**
+ * A check's Timeout is any Go duration; a timer beyond 2^31-1 ms would fire after 1 ms, so it is
+ * clamped (a probe still waiting after 24.8 days is one that a longer wait would not save).
+ */
+function probeTimeoutMs(check: CheckDefinition): number {
+  return Math.max(1, clampTimerDelay(check.timeoutMs));
+}
 
 function lastBytes(text: string): string {
   const bytes = Buffer.from(text);
@@ -65,7 +74,7 @@ async function httpProbe(check: CheckDefinition, ca: string | undefined): Promis
       headers,
       body: check.body,
       dispatcher,
-      signal: AbortSignal.timeout(check.timeoutMs),
+      signal: AbortSignal.timeout(probeTimeoutMs(check)),
     });
     const body = await response.body.text();
     const statusText = `${response.statusCode} ${STATUS_CODES[response.statusCode] ?? ''}`.trimEnd();
@@ -102,7 +111,7 @@ function tcpProbe(check: CheckDefinition): Promise<ProbeResult> {
       socket.destroy();
       resolve(result);
     };
-    socket.setTimeout(check.timeoutMs, () => finish({ status: 'critical', output: `dial tcp ${address}: i/o timeout` }));
+    socket.setTimeout(probeTimeoutMs(check), () => finish({ status: 'critical', output: `dial tcp ${address}: i/o timeout` }));
     socket.once('connect', () => finish({ status: 'passing', output: `TCP connect ${address}: Success` }));
     socket.once('error', (error: NodeJS.ErrnoException) => {
       const reason = error.code === 'ECONNREFUSED' ? 'connect: connection refused' : error.message;

@@ -9,7 +9,8 @@ import type {
   JwtKeyOptions,
 } from '../auth/index.js';
 import { accessRequirement } from '../auth/index.js';
-import { ConsulClient, parseGoDuration, type ConsulClientOptions } from '../consul/index.js';
+import { ConsulClient, type ConsulClientOptions } from '../consul/index.js';
+import { MAX_GO_DURATION_TEXT, tryParseGoDuration } from '../consul-wire/duration.js';
 import { FarolError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { TlsMaterial } from '../pki/index.js';
@@ -90,11 +91,22 @@ export const DEFAULT_BIND = '127.0.0.1';
 export const DEFAULT_LOG_FILE = 'logs/server-log.txt';
 export const DEFAULT_DRAIN_DELAY_MS = 3000;
 export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
+export const MAX_DRAIN_DELAY_MS = 600_000;
+export const MAX_DRAIN_TIMEOUT_MS = 3_600_000;
 export const DEFAULT_KEEP_REGISTERED_INTERVAL_MS = 2000;
 /** Meta keys Farol writes itself. */
 export const RESERVED_META_KEYS = ['farol_version', 'scheme'] as const;
 
-const duration = z.string().refine((text) => parseGoDuration(text) !== undefined, { error: 'must be a duration like 10s, 1m30s or 500ms' });
+/** A Go duration as Consul's agent reads it (at most 2562047h47m16.854775807s); `positive`: more than 0. */
+const goDuration = (positive: boolean) =>
+  z.string().superRefine((text, ctx) => {
+    const parsed = tryParseGoDuration(text);
+    if ('error' in parsed) {
+      ctx.addIssue({ code: 'custom', message: `must be a Go duration like 10s, 1m30s or 500ms, at most ${MAX_GO_DURATION_TEXT} (${parsed.error.message})` });
+    } else if (positive ? parsed.ns <= 0n : parsed.ns < 0n) {
+      ctx.addIssue({ code: 'custom', message: `must be ${positive ? 'more than 0' : '0 or more'}, like 10s, 1m30s or 500ms` });
+    }
+  });
 const nonEmpty = z.string().min(1, { error: 'must not be empty' });
 const milliseconds = (max: number) =>
   z
@@ -179,16 +191,16 @@ const schema = z
     check: z
       .strictObject({
         kind: z.enum(['https', 'ttl'], { error: "must be 'https' or 'ttl'" }).default('https'),
-        interval: duration.default('10s'),
-        timeout: duration.default('5s'),
-        deregisterCriticalAfter: duration.default('1m'),
-        ttl: duration.default('15s'),
+        interval: goDuration(true).default('10s'),
+        timeout: goDuration(false).default('5s'),
+        deregisterCriticalAfter: goDuration(false).default('1m'),
+        ttl: goDuration(true).default('15s'),
       })
       .prefault({}),
     drain: z
       .strictObject({
-        delayMs: milliseconds(600_000).default(DEFAULT_DRAIN_DELAY_MS),
-        timeoutMs: milliseconds(3_600_000).default(DEFAULT_DRAIN_TIMEOUT_MS),
+        delayMs: milliseconds(MAX_DRAIN_DELAY_MS).default(DEFAULT_DRAIN_DELAY_MS),
+        timeoutMs: milliseconds(MAX_DRAIN_TIMEOUT_MS).default(DEFAULT_DRAIN_TIMEOUT_MS),
       })
       .prefault({}),
     keepRegistered: z

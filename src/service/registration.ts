@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { isIPv6 } from 'node:net';
-import { parseGoDuration, type AgentServiceCheck, type AgentServiceRegistration, type ConsulClient } from '../consul/index.js';
+import type { AgentServiceCheck, AgentServiceRegistration, ConsulClient } from '../consul/index.js';
+import { goDurationMs, parseGoDuration } from '../consul-wire/duration.js';
 import { isFarolError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { setLongTimeout, type LongTimer } from '../timers/long-timeout.js';
 import type { HealthCheckKind } from './options.js';
 
 /** `<name>-<8 random hex>`: unique per process, so replicas of one service never collide in Consul. */
@@ -71,11 +73,13 @@ export function buildRegistration(input: RegistrationInput): AgentServiceRegistr
   };
 }
 
-/** Heartbeat period for a TTL check: a third of the TTL, so two heartbeats can be lost before it expires. */
+/**
+ * Heartbeat period for a TTL check: a third of the TTL, so two heartbeats can be lost before it
+ * expires (a 2000h TTL beats every 666h40m, on a chained timer). Throws GoDurationError for a TTL
+ * Go refuses; the options have refused it before.
+ */
 export function heartbeatIntervalMs(ttl: string): number {
-  const ttlMs = parseGoDuration(ttl);
-  if (ttlMs === undefined) throw new RangeError(`not a duration: ${ttl}`);
-  return Math.max(100, Math.floor(ttlMs / 3));
+  return Math.max(100, Math.floor(goDurationMs(parseGoDuration(ttl)) / 3));
 }
 
 /** Where a failed Consul call came from, for the log. */
@@ -93,13 +97,13 @@ type ConsulCallSource = 'keep_registered' | 'heartbeat';
  * per attempt, and one info line when it answers again.
  */
 export class ConsulRegistration {
-  private heartbeat: NodeJS.Timeout | undefined;
+  private heartbeat: LongTimer | undefined;
   private heartbeatStopped = true;
   private heartbeatGeneration = 0;
   private isRegistered = false;
   private keepActive = false;
   private keepIntervalMs = 0;
-  private keepTimer: NodeJS.Timeout | undefined;
+  private keepTimer: LongTimer | undefined;
   private keepInFlight: Promise<void> | undefined;
   /** Set while Consul calls fail: the failure was logged once, and its end will be. */
   private outage: { since: number; source: ConsulCallSource } | undefined;
@@ -161,7 +165,7 @@ export class ConsulRegistration {
 
   stopHeartbeat(): void {
     this.heartbeatStopped = true;
-    if (this.heartbeat !== undefined) clearTimeout(this.heartbeat);
+    this.heartbeat?.cancel();
     this.heartbeat = undefined;
   }
 
@@ -175,23 +179,22 @@ export class ConsulRegistration {
   /** Stops anti-entropy and waits for a check in flight, so nothing re-registers after this resolves. */
   async stopKeepRegistered(): Promise<void> {
     this.keepActive = false;
-    if (this.keepTimer !== undefined) clearTimeout(this.keepTimer);
+    this.keepTimer?.cancel();
     this.keepTimer = undefined;
     await this.keepInFlight;
   }
 
   private scheduleKeepCheck(delayMs: number): void {
     if (!this.keepActive) return;
-    if (this.keepTimer !== undefined) clearTimeout(this.keepTimer);
-    this.keepTimer = setTimeout(() => {
+    this.keepTimer?.cancel();
+    this.keepTimer = setLongTimeout(() => {
       this.keepTimer = undefined;
       if (this.keepInFlight || !this.keepActive) return;
       this.keepInFlight = this.keepCheck().finally(() => {
         this.keepInFlight = undefined;
         if (this.keepIntervalMs > 0) this.scheduleKeepCheck(this.keepIntervalMs);
       });
-    }, delayMs);
-    this.keepTimer.unref();
+    }, delayMs, { unref: true });
   }
 
   /** One anti-entropy round. Never rejects. */
@@ -254,7 +257,7 @@ export class ConsulRegistration {
     const generation = ++this.heartbeatGeneration;
     const current = (): boolean => !this.heartbeatStopped && generation === this.heartbeatGeneration;
     const beat = (): void => {
-      this.heartbeat = setTimeout(() => {
+      this.heartbeat = setLongTimeout(() => {
         this.passTtl()
           .then(() => {
             if (current()) this.consulAnswered(false);
@@ -268,8 +271,7 @@ export class ConsulRegistration {
           .finally(() => {
             if (current()) beat();
           });
-      }, periodMs);
-      this.heartbeat.unref();
+      }, periodMs, { unref: true });
     };
     beat();
   }

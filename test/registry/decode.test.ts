@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { decodeCheckUpdate, decodeRegistration, formatGoDuration, goSyntaxError, parseDuration, RegistryHttpError } from '../../src/registry/decode.js';
+import { decodeCheckUpdate, decodeRegistration, goSyntaxError, RegistryHttpError } from '../../src/registry/decode.js';
 
 function refusal(fn: () => unknown): { status: number; body: string } {
   try {
@@ -109,31 +109,6 @@ describe('check update decoding', () => {
     assert.equal(refusal(() => decodeCheckUpdate('{"Status":"bogus"}')).body, "Invalid check status: 'bogus'");
     assert.equal(refusal(() => decodeCheckUpdate('{}')).body, "Invalid check status: ''");
     assert.equal(refusal(() => decodeCheckUpdate('{"Status":"passing","Foo":1}')).body, 'Request decode failed: json: unknown field "Foo"');
-  });
-});
-
-describe('Go durations', () => {
-  it('parses what time.ParseDuration parses', () => {
-    assert.deepEqual(parseDuration('1h2m3.5s'), { ms: 3_723_500 });
-    assert.deepEqual(parseDuration('-1.5s'), { ms: -1500 });
-    assert.deepEqual(parseDuration('.5ms'), { ms: 0.5 });
-    assert.deepEqual(parseDuration('0'), { ms: 0 });
-  });
-
-  it('formats as time.Duration.String() does', () => {
-    const cases: [string, string][] = [['90s', '1m30s'], ['1500ms', '1.5s'], ['1h', '1h0m0s'], ['250ms', '250ms'], ['1.5ms', '1.5ms'], ['10us', '10µs'], ['0', '0s'], ['36h0.5s', '36h0m0.5s']];
-    for (const [input, expected] of cases) {
-      const parsed = parseDuration(input);
-      assert.ok('ms' in parsed);
-      assert.equal(formatGoDuration(parsed.ms * 1e6), expected, input);
-    }
-  });
-
-  it('refuses with time.ParseDuration\'s texts', () => {
-    assert.deepEqual(parseDuration(''), { error: 'time: invalid duration ""' });
-    assert.deepEqual(parseDuration('s'), { error: 'time: invalid duration "s"' });
-    assert.deepEqual(parseDuration('5'), { error: 'time: missing unit in duration "5"' });
-    assert.deepEqual(parseDuration('5y'), { error: 'time: unknown unit "y" in duration "5y"' });
   });
 });
 

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { ConsulClient, consulOptionsFromEnv, parseGoDuration } from '../../consul/index.js';
+import { ConsulClient, consulOptionsFromEnv } from '../../consul/index.js';
 import { FarolError } from '../../errors.js';
 import { createLogger } from '../../log/logger.js';
 import { CERT_FILE_NAMES } from '../../pki/index.js';
@@ -13,10 +13,13 @@ import {
   DEFAULT_DRAIN_TIMEOUT_MS,
   DEFAULT_LOG_FILE,
   DEFAULT_PORT,
+  MAX_DRAIN_DELAY_MS,
+  MAX_DRAIN_TIMEOUT_MS,
   stopOnSignals,
   type FarolService,
   type ServiceOptions,
 } from '../../service/index.js';
+import { parseDurationFlag } from '../duration-flag.js';
 import { ExitCode, type ExitCodeValue } from '../exit-codes.js';
 import { action, type CliContext } from '../run.js';
 
@@ -73,15 +76,10 @@ function parsePort(text: string): number {
   return Number(text);
 }
 
-/** A --drain-* flag: a Go duration ("3s", "500ms", "0s") as milliseconds. */
-function parseDrainDuration(flag: string, text: string): number {
-  const ms = parseGoDuration(text);
-  if (ms === undefined || ms < 0) {
-    throw new FarolError('CONFIG_INVALID', `invalid --${flag} ${JSON.stringify(text)}: must be a duration like 3s or 500ms`, {
-      hint: '0s turns the wait off',
-    });
-  }
-  return Math.round(ms);
+/** A --drain-* flag: a Go duration ("3s", "500ms", "0s") as milliseconds, within the service's limit. */
+function parseDrainDuration(flag: 'drain-delay' | 'drain-timeout', text: string): number {
+  const maxMs = flag === 'drain-delay' ? MAX_DRAIN_DELAY_MS : MAX_DRAIN_TIMEOUT_MS;
+  return Math.round(parseDurationFlag(flag, text, { maxMs, example: '3s or 500ms', note: '0s turns the wait off' }));
 }
 
 function parseCheckKind(text: string): 'https' | 'ttl' {
@@ -178,6 +176,9 @@ async function serve(flags: ServeFlags, ctx: CliContext): Promise<ExitCodeValue>
   const kind = parseCheckKind(flags.check);
   const tls = tlsFiles(flags, env);
   const drain = { delayMs: parseDrainDuration('drain-delay', flags.drainDelay), timeoutMs: parseDrainDuration('drain-timeout', flags.drainTimeout) };
+  // Checked here to name the flag; the values go to Consul as written (any Go duration, 2000h included).
+  parseDurationFlag('check-interval', flags.checkInterval, { sign: 'positive', note: kind === 'ttl' ? 'with --check ttl it is the TTL' : 'how often Consul calls /health' });
+  parseDurationFlag('deregister-after', flags.deregisterAfter, { example: '1m or 90s' });
   const logger = createLogger({ name: 'server', file: flags.logFile });
   const consul = flags.register
     ? new ConsulClient({ ...consulOptionsFromEnv(env), ...(flags.consul !== undefined ? { address: flags.consul } : {}), logger })
