@@ -102,7 +102,7 @@ const goDuration = (positive: boolean) =>
   z.string().superRefine((text, ctx) => {
     const parsed = tryParseGoDuration(text);
     if ('error' in parsed) {
-      ctx.addIssue({ code: 'custom', message: `must be a Go duration like 10s, 1m30s or 500ms, at most ${MAX_GO_DURATION_TEXT} (${parsed.error.message})` });
+      ctx.addIssue({ code: 'custom', message: `must be a duration like 10s, 1m30s or 500ms, at most ${MAX_GO_DURATION_TEXT} (${parsed.error.message})` });
     } else if (positive ? parsed.ns <= 0n : parsed.ns < 0n) {
       ctx.addIssue({ code: 'custom', message: `must be ${positive ? 'more than 0' : '0 or more'}, like 10s, 1m30s or 500ms` });
     }
