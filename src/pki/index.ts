@@ -13,3 +13,14 @@ export { caSourceSchema, keyPairSourceSchema, isCaSource, isKeyPairSource, sourc
 export type { CaSource, KeyPairSource } from './sources.js';
 export { createServerTlsProvider, createClientTlsProvider, DEFAULT_TLS_POLL_INTERVAL_MS, DEFAULT_TLS_SETTLE_MS } from './tls-provider.js';
 export type { TlsProvider, TlsProviderOptions, TlsReloadOutcome, ServerTlsState, ClientTlsState } from './tls-provider.js';
+export { loadCertificateAuthority } from './ca.js';
+export type { LoadedCertificateAuthority } from './ca.js';
+export { issueLeaf } from './issue-files.js';
+export type { IssueLeafOptions, IssueLeafResult } from './issue-files.js';
+export { renewLeaves, DEFAULT_RENEW_WITHIN_MS } from './renew.js';
+export type { RenewLeavesOptions, RenewLeavesResult, RenewedLeaf, LeftLeaf } from './renew.js';
+export { describeCertificate, describeCertificateFile, NO_SUBJECT_ALT_NAMES_WARNING } from './describe.js';
+export type { CertificateDescription } from './describe.js';
+export { expiryWarning, msUntilNextExpiryCheck, EXPIRY_THRESHOLDS } from './expiry.js';
+export type { ExpiryThreshold, ExpiryWarning } from './expiry.js';
+export { leafFileNames } from './file-names.js';

@@ -5,7 +5,7 @@ import { exportPrivateKeyPem, generateEcKeyPair, importSigningKey } from './keys
 import { randomSerialNumber } from './serial-number.js';
 import { generalNames } from './subject-alt-names.js';
 import type { CertificateUsage, PemPair } from './types.js';
-import { validityWindow } from './validity.js';
+import { validityWindow, type ValidityWindow } from './validity.js';
 
 export const DEFAULT_LEAF_VALIDITY_DAYS = 365;
 
@@ -36,7 +36,7 @@ function invalidCa(message: string, cause?: unknown): FarolError {
 }
 
 /** Parses and checks the CA pair: a CA certificate whose private key matches it. */
-function parseCertificateAuthority(ca: PemPair): x509.X509Certificate {
+export function parseCertificateAuthority(ca: PemPair): x509.X509Certificate {
   let certificate: x509.X509Certificate;
   let nodeCertificate: NodeX509Certificate;
   try {
@@ -62,11 +62,67 @@ async function authorityKeyIdentifier(caCertificate: x509.X509Certificate): Prom
   return x509.AuthorityKeyIdentifierExtension.create(caCertificate.publicKey);
 }
 
+/** What a leaf certificate says, apart from its key, serial and issuer. */
+export interface LeafTemplate {
+  subject: x509.Name;
+  /** Extended key usage OIDs; undefined for none (a certificate made elsewhere may have none). */
+  extendedKeyUsages: string[] | undefined;
+  subjectAltNames: x509.SubjectAlternativeNameExtension | undefined;
+  validity: ValidityWindow;
+}
+
+export interface SignedLeaf extends PemPair {
+  notAfter: Date;
+  /** The requested notAfter was past the CA's, so the leaf ends when the CA does. */
+  cutToCaExpiry: boolean;
+}
+
+/**
+ * Signs a new leaf (a fresh ECDSA P-256 key pair, a random serial) with `ca`. The leaf never
+ * outlives its CA: a notAfter past the CA's is cut back to the CA's notAfter.
+ */
+export async function signLeaf(ca: PemPair, template: LeafTemplate): Promise<SignedLeaf> {
+  const caCertificate = parseCertificateAuthority(ca);
+  const signing = await importSigningKey(ca.keyPem).catch((error: unknown) => {
+    throw invalidCa(`The CA private key cannot sign certificates (${(error as Error).message})`, error);
+  });
+  const cutToCaExpiry = template.validity.notAfter > caCertificate.notAfter;
+  const notAfter = cutToCaExpiry ? caCertificate.notAfter : template.validity.notAfter;
+  const keys = await generateEcKeyPair();
+
+  const extensions: x509.Extension[] = [
+    new x509.BasicConstraintsExtension(false, undefined, true),
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+  ];
+  if (template.extendedKeyUsages !== undefined) extensions.push(new x509.ExtendedKeyUsageExtension(template.extendedKeyUsages, false));
+  extensions.push(await x509.SubjectKeyIdentifierExtension.create(keys.publicKey), await authorityKeyIdentifier(caCertificate));
+  if (template.subjectAltNames !== undefined) extensions.push(template.subjectAltNames);
+
+  const certificate = await x509.X509CertificateGenerator.create({
+    serialNumber: randomSerialNumber(),
+    subject: template.subject,
+    issuer: caCertificate.subjectName,
+    notBefore: template.validity.notBefore,
+    notAfter,
+    signingAlgorithm: signing.algorithm,
+    publicKey: keys.publicKey,
+    signingKey: signing.key,
+    extensions,
+  });
+  return { certPem: certificate.toString('pem'), keyPem: await exportPrivateKeyPem(keys.privateKey), notAfter, cutToCaExpiry };
+}
+
 /**
  * Issues a leaf certificate (ECDSA P-256) signed by `ca`. The leaf never outlives its CA: a notAfter
  * past the CA's is cut back to the CA's notAfter.
  */
 export async function issueCertificate(ca: PemPair, opts: IssueCertificateOptions): Promise<PemPair> {
+  const { certPem, keyPem } = await issueLeafCertificate(ca, opts);
+  return { certPem, keyPem };
+}
+
+/** issueCertificate, also telling whether the leaf was cut back to the CA's expiry. */
+export async function issueLeafCertificate(ca: PemPair, opts: IssueCertificateOptions): Promise<SignedLeaf> {
   if (opts.commonName.trim() === '') {
     throw new FarolError('CONFIG_INVALID', 'A certificate needs a non-empty common name', { hint: 'pass commonName, e.g. the service name' });
   }
@@ -79,33 +135,11 @@ export async function issueCertificate(ca: PemPair, opts: IssueCertificateOption
     throw new FarolError('CONFIG_INVALID', 'An organizational unit of a certificate cannot be empty', { hint: 'leave out empty organizationalUnits' });
   }
   const altNames = generalNames(opts);
-  const window = validityWindow(opts, DEFAULT_LEAF_VALIDITY_DAYS);
-  const caCertificate = parseCertificateAuthority(ca);
-  const signing = await importSigningKey(ca.keyPem).catch((error: unknown) => {
-    throw invalidCa(`The CA private key cannot sign certificates (${(error as Error).message})`, error);
+  const validity = validityWindow(opts, DEFAULT_LEAF_VALIDITY_DAYS);
+  return signLeaf(ca, {
+    subject: new x509.Name([...organizationalUnits.map((unit) => ({ OU: [unit] })), { CN: [opts.commonName] }]),
+    extendedKeyUsages: ekus.map(String),
+    subjectAltNames: altNames.length > 0 ? new x509.SubjectAlternativeNameExtension(altNames, false) : undefined,
+    validity,
   });
-  const notAfter = window.notAfter > caCertificate.notAfter ? caCertificate.notAfter : window.notAfter;
-  const keys = await generateEcKeyPair();
-
-  const extensions: x509.Extension[] = [
-    new x509.BasicConstraintsExtension(false, undefined, true),
-    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-    new x509.ExtendedKeyUsageExtension(ekus, false),
-    await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-    await authorityKeyIdentifier(caCertificate),
-  ];
-  if (altNames.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(altNames, false));
-
-  const certificate = await x509.X509CertificateGenerator.create({
-    serialNumber: randomSerialNumber(),
-    subject: [...organizationalUnits.map((unit) => ({ OU: [unit] })), { CN: [opts.commonName] }],
-    issuer: caCertificate.subjectName,
-    notBefore: window.notBefore,
-    notAfter,
-    signingAlgorithm: signing.algorithm,
-    publicKey: keys.publicKey,
-    signingKey: signing.key,
-    extensions,
-  });
-  return { certPem: certificate.toString('pem'), keyPem: await exportPrivateKeyPem(keys.privateKey) };
 }

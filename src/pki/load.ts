@@ -167,7 +167,7 @@ export function checkCaPem(pem: string, origin: Origin = optionOrigin('ca'), now
   if (problems.every((problem) => problem !== undefined)) {
     const which = certificates.length > 1 ? 'Every certificate in' : 'The certificate in';
     const where = origin.file === undefined ? origin.where : `the CA file ${origin.file}`;
-    const hint = origin.file === undefined ? 'check the system clock, or pass a CA that is valid now' : `check the system clock, or create a new CA: farol certs init --dir ${dirname(origin.file)} --force`;
+    const hint = origin.file === undefined ? 'check the system clock, or pass a CA that is valid now' : `check the system clock; an expired CA cannot be renewed in place: \`farol certs init --dir ${dirname(origin.file)} --replace-ca\` makes a new CA and new certificates, and every client and service then needs the new ca.pem`;
     throw invalid(`${which} ${where} ${problems.length > 1 ? 'is expired or not yet valid' : problems[0]}`, hint, undefined, 'not_valid_now');
   }
   return { pem, certificates };

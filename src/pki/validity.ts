@@ -3,6 +3,12 @@ import { FarolError } from '../errors.js';
 const MINUTE_MS = 60_000;
 const DAY_MS = 24 * 60 * MINUTE_MS;
 
+/**
+ * The longest validity Farol asks for: 100 years. Longer ones overflow JavaScript dates long before
+ * X.509's year 9999, and a leaf is cut back to its CA's expiry anyway.
+ */
+export const MAX_VALIDITY_DAYS = 36_500;
+
 /** How far back notBefore is set, so a peer whose clock runs a little behind still accepts a fresh certificate. */
 export const CLOCK_SKEW_MS = MINUTE_MS;
 
@@ -24,6 +30,7 @@ export interface ValidityWindow {
 export function validityWindow(request: ValidityRequest, defaultDays: number, now: Date = new Date()): ValidityWindow {
   const days = request.validityDays ?? defaultDays;
   if (!Number.isFinite(days) || days <= 0) throw invalid(`Certificate validity must be a positive number of days, got ${days}`);
+  if (days > MAX_VALIDITY_DAYS) throw invalid(`Certificate validity must be at most ${MAX_VALIDITY_DAYS} days (100 years), got ${days}`);
   const notBefore = request.notBefore ?? new Date(now.getTime() - CLOCK_SKEW_MS);
   const notAfter = request.notAfter ?? new Date(now.getTime() + days * DAY_MS);
   if (Number.isNaN(notBefore.getTime()) || Number.isNaN(notAfter.getTime())) throw invalid('Certificate validity dates must be valid dates');
@@ -34,5 +41,5 @@ export function validityWindow(request: ValidityRequest, defaultDays: number, no
 }
 
 function invalid(message: string): FarolError {
-  return new FarolError('CONFIG_INVALID', message, { hint: 'give a positive --days value, or a notAfter later than notBefore' });
+  return new FarolError('CONFIG_INVALID', message, { hint: `give --days a whole number from 1 to ${MAX_VALIDITY_DAYS}, or a notAfter later than notBefore` });
 }
