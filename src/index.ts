@@ -1,10 +1,11 @@
 // The public API of the farol package: what the CLI is built on, and what services embed.
 export { FarolError, ErrorCodes, isFarolError, type ErrorCode } from './errors.js';
-export { createLogger, silentLogger, type Logger, type LoggerOptions } from './log/logger.js';
+export { createLogger, silentLogger, reopenLogFiles, reopenLogFilesOnSignal, type Logger, type LoggerOptions } from './log/logger.js';
 
 export {
   createService,
   stopOnSignals,
+  reloadOnSignal,
   type FarolService,
   type ServiceOptions,
   type FarolApp,
@@ -28,6 +29,7 @@ export {
 export {
   createBasicAuthenticator,
   readUsersFile,
+  watchUsersFile,
   addUser,
   removeUser,
   hashPassword,
@@ -54,6 +56,10 @@ export {
   type Principal,
   type CredentialProvider,
   type UsersDb,
+  type UsersSource,
+  type UsersChange,
+  type ReloadOutcome,
+  type WatchUsersFileOptions,
 } from './auth/index.js';
 
 export {

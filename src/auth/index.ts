@@ -4,7 +4,16 @@ export { accessRequirement, authorize, type AccessRequirement, type AccessDecisi
 export { parseAuthorization, parseRequestAuthorization, MAX_AUTHORIZATION_LENGTH, type ParsedAuthorization } from './authorization-header.js';
 export { hashPassword, verifyPassword } from './password-hash.js';
 export { parseUsersFile, createUsersDb, assertValidUserName, type UsersDb } from './users-file.js';
-export { readUsersFile, addUser, removeUser } from './users-store.js';
+export { readUsersFile, readUsersFileText, addUser, removeUser } from './users-store.js';
+export {
+  watchUsersFile,
+  USERS_RELOAD_DEBOUNCE_MS,
+  USERS_RELOAD_POLL_MS,
+  type UsersSource,
+  type UsersChange,
+  type ReloadOutcome,
+  type WatchUsersFileOptions,
+} from './users-source.js';
 export { createBasicAuthenticator, type BasicAuthenticatorOptions } from './basic-authenticator.js';
 export {
   createVerifiedCredentials,
@@ -31,7 +40,7 @@ export {
   type CertificateAuthenticatorOptions,
   type CertificateIdentitySource,
 } from './certificate-authenticator.js';
-export { createAttemptLimiter, ATTEMPT_LIMITER_DEFAULTS, type AttemptLimiter, type AttemptLimiterOptions } from './attempt-limiter.js';
+export { createAttemptLimiter, addressKey, ATTEMPT_LIMITER_DEFAULTS, type AttemptLimiter, type AttemptLimiterOptions } from './attempt-limiter.js';
 export { createLimitedAuthenticator, basicAttempt, credentialsAttempt, type LimitedAuthenticatorOptions } from './limited-authenticator.js';
 export {
   oauth2ClientCredentials,

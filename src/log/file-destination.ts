@@ -5,6 +5,15 @@ import { dirname } from 'node:path';
 const MAX_PENDING_BYTES = 64 * 1024;
 
 /**
+ * A new log file is readable by its owner and group only (audit lines name users and addresses),
+ * and the umask can only narrow that. A file that already exists keeps its mode: an operator who
+ * chose one (or logrotate's `create 0640 user group`) is not overridden.
+ */
+export const LOG_FILE_MODE = 0o640;
+/** A log folder Farol creates: owner and group only. */
+export const LOG_DIR_MODE = 0o750;
+
+/**
  * Appends log lines to a file in batches. A line is kept in memory and written, together with
  * every other line logged in the same turn of the event loop, by one write(2) right after that
  * turn (setImmediate), or at once when 64 KiB are pending.
@@ -31,10 +40,35 @@ export class FileDestination {
 
   /** Opens (creating it and its folder) `file` for appending; throws if it cannot be opened. */
   constructor(file: string) {
-    mkdirSync(dirname(file), { recursive: true });
     this.file = file;
-    this.fd = openSync(file, 'a');
+    this.fd = openLogFile(file);
     open.add(this);
+  }
+
+  /**
+   * Writes what is pending to the file open now, then opens `file` by its name again (creating it
+   * when it was moved away) and writes there from now on: logrotate's rename-then-signal. Returns
+   * false, keeping the old file, if the name cannot be opened (reported once on stderr).
+   */
+  reopen(): boolean {
+    if (this.fd < 0) return false;
+    this.flushSync();
+    let fd: number;
+    try {
+      fd = openLogFile(this.file);
+    } catch (error) {
+      process.stderr.write(`farol: cannot reopen the log file ${this.file} (${(error as NodeJS.ErrnoException).code ?? String(error)}); still writing to the file open before\n`);
+      return false;
+    }
+    const old = this.fd;
+    this.fd = fd;
+    this.failed = false;
+    try {
+      closeSync(old);
+    } catch {
+      // already closed: nothing left to lose
+    }
+    return true;
   }
 
   /** Called by pino with one serialised line (newline included). Never throws. */
@@ -85,7 +119,19 @@ export class FileDestination {
   }
 }
 
+function openLogFile(file: string): number {
+  mkdirSync(dirname(file), { recursive: true, mode: LOG_DIR_MODE });
+  return openSync(file, 'a', LOG_FILE_MODE);
+}
+
 const open = new Set<FileDestination>();
 process.on('exit', () => {
   for (const destination of open) destination.flushSync();
 });
+
+/** Reopens every log file this process writes (see FileDestination.reopen); returns how many were reopened. */
+export function reopenLogFiles(): number {
+  let reopened = 0;
+  for (const destination of open) if (destination.reopen()) reopened += 1;
+  return reopened;
+}

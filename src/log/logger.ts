@@ -1,5 +1,7 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
-import { FileDestination } from './file-destination.js';
+import { FileDestination, reopenLogFiles } from './file-destination.js';
+
+export { reopenLogFiles, FileDestination, LOG_FILE_MODE } from './file-destination.js';
 import { createRedactor } from './redact.js';
 
 export type { Logger } from 'pino';
@@ -115,4 +117,21 @@ export function createLogger(options: LoggerOptions): Logger {
 /** A logger that drops everything: the default for library users who pass none. */
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
+}
+
+/**
+ * Reopens the process's log files on `signal` (default SIGHUP), the way logrotate expects after
+ * renaming them (`postrotate kill -HUP <pid>`), and logs one line to the new file. Returns a
+ * function that removes the handler. Other SIGHUP listeners (a service reload) are unaffected.
+ */
+export function reopenLogFilesOnSignal(opts: { logger?: Logger; signal?: NodeJS.Signals } = {}): () => void {
+  const signal = opts.signal ?? 'SIGHUP';
+  const handler = (): void => {
+    const files = reopenLogFiles();
+    if (files > 0) opts.logger?.info({ event: 'log_reopened', files, signal }, `received ${signal}: log files reopened`);
+  };
+  process.on(signal, handler);
+  return () => {
+    process.off(signal, handler);
+  };
 }

@@ -56,6 +56,8 @@ export interface BuildAppOptions {
   clientCertificates?: { ca: string; required: boolean };
   audit: Logger;
   instance: InstanceView;
+  /** Goes up when remembered authentications may no longer hold (a users file reload); default: never. */
+  credentialsGeneration?: () => number;
 }
 
 const HEALTH_PATH = '/health';
@@ -100,7 +102,7 @@ export function buildApp(opts: BuildAppOptions): FarolApp {
   app.decorateRequest('principal', null);
   installAuditLog(app, audit, instance);
 
-  const connectionAuth = createConnectionAuth();
+  const connectionAuth = createConnectionAuth(undefined, undefined, opts.credentialsGeneration);
 
   app.addHook('onRequest', async (request, reply) => {
     if (isPublicRoute(request)) return;

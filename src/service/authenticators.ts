@@ -4,7 +4,8 @@ import {
   createJwtAuthenticator,
   createLimitedAuthenticator,
   basicAttempt,
-  readUsersFile,
+  watchUsersFile,
+  type UsersSource,
   type Authenticator,
   type JwtAuthenticator,
 } from '../auth/index.js';
@@ -16,6 +17,11 @@ import type { JwtOptions, ResolvedServiceOptions } from './options.js';
 export interface ServiceAuth {
   authenticators: Authenticator[];
   clientCertificates?: { ca: string; required: boolean };
+  /** Goes up whenever credentials checked before may no longer hold (a users file reload): per-connection memories are dropped. */
+  generation(): number;
+  /** Reads the users file again now (SIGHUP); a bad file keeps the last good users and is logged. */
+  reload(): Promise<void>;
+  /** Releases everything, the users file watch included. */
   close(): Promise<void>;
 }
 
@@ -26,12 +32,28 @@ export interface ServiceAuth {
  * Authorization header means it, even on a connection that also carries a certificate.
  */
 export async function buildServiceAuth(opts: ResolvedServiceOptions, logger: Logger): Promise<ServiceAuth> {
-  const authenticators: Authenticator[] = [];
   const closers: (() => Promise<void>)[] = [];
+  try {
+    return await buildChain(opts, logger, closers);
+  } catch (error) {
+    // E.g. the JWKS or the client CA failed after the users file was being watched: stop that.
+    await Promise.all(closers.map((close) => close().catch(() => undefined)));
+    throw error;
+  }
+}
+
+async function buildChain(opts: ResolvedServiceOptions, logger: Logger, closers: (() => Promise<void>)[]): Promise<ServiceAuth> {
+  const authenticators: Authenticator[] = [];
+  let users: UsersSource | undefined;
   if (opts.usersFile !== undefined) {
-    const basic = createBasicAuthenticator({ users: await readUsersFile(opts.usersFile), realm: opts.name });
+    const source = await watchUsersFile(opts.usersFile, { logger });
+    users = source;
+    closers.push(async () => source.close());
+    const basic = createBasicAuthenticator({ users: source, realm: opts.name });
     authenticators.push(
-      opts.loginLimits === false ? basic : createLimitedAuthenticator(basic, { limits: opts.loginLimits ?? {}, attemptOf: basicAttempt }),
+      opts.loginLimits === false
+        ? basic
+        : createLimitedAuthenticator(basic, { limits: opts.loginLimits ?? {}, attemptOf: basicAttempt, users: source }),
     );
   }
   if (opts.jwt !== undefined) {
@@ -51,6 +73,10 @@ export async function buildServiceAuth(opts: ResolvedServiceOptions, logger: Log
   return {
     authenticators,
     ...(clientCertificates ? { clientCertificates } : {}),
+    generation: () => users?.generation ?? 0,
+    reload: async () => {
+      await users?.reload();
+    },
     close: async () => {
       await Promise.all(closers.map((close) => close()));
     },

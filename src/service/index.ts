@@ -1,5 +1,5 @@
 export { createService, type FarolService } from './service.js';
-export { stopOnSignals } from './signals.js';
+export { stopOnSignals, reloadOnSignal } from './signals.js';
 export {
   resolveServiceOptions,
   DEFAULT_PORT,

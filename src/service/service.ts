@@ -29,6 +29,12 @@ export interface FarolService {
    * deregister. Idempotent.
    */
   stop(opts?: { reason?: string }): Promise<void>;
+  /**
+   * Re-reads what may change while running: the users file (which is also watched, so this is
+   * for SIGHUP and for filesystems where watching fails). Never rejects for a bad file: the last
+   * good one is kept and the problem is logged once.
+   */
+  reload(): Promise<void>;
 }
 
 /**
@@ -73,6 +79,7 @@ class Service implements FarolService, InstanceView {
     this.app = buildApp({
       tls,
       authenticators: auth.authenticators,
+      credentialsGeneration: auth.generation,
       ...(opts.require ? { require: opts.require } : {}),
       ...(auth.clientCertificates ? { clientCertificates: auth.clientCertificates } : {}),
       audit: logger,
@@ -107,6 +114,10 @@ class Service implements FarolService, InstanceView {
   stop(opts: { reason?: string } = {}): Promise<void> {
     this.stopping ??= this.drainAndClose(opts.reason ?? 'stop requested');
     return this.stopping;
+  }
+
+  async reload(): Promise<void> {
+    await this.auth.reload();
   }
 
   private async listenAndRegister(): Promise<void> {

@@ -41,3 +41,44 @@ export function stopOnSignals(
     for (const signal of SIGNALS) process.off(signal, handler);
   };
 }
+
+/**
+ * Reloads the service (service.reload(): the users file) on SIGHUP, the usual "read your files
+ * again" signal, and logs the outcome. Separate from stopOnSignals so a program that uses SIGHUP
+ * for something else can leave it out; `farol serve` installs both. Returns a function that
+ * removes the handler. While one reload runs, further signals wait for it and make one more.
+ */
+export function reloadOnSignal(
+  service: Pick<FarolService, 'instanceId' | 'reload'>,
+  opts: { logger?: Logger; signal?: NodeJS.Signals } = {},
+): () => void {
+  const signal = opts.signal ?? 'SIGHUP';
+  let running: Promise<void> | undefined;
+  let again = false;
+  const reload = (): void => {
+    opts.logger?.info({ event: 'signal', instance: service.instanceId, signal }, `received ${signal}: reloading`);
+    const began = performance.now();
+    running = service.reload().then(
+      () => {
+        opts.logger?.info({ event: 'reload_done', instance: service.instanceId, ms: Math.round(performance.now() - began) }, 'reload done');
+      },
+      (error: unknown) => {
+        opts.logger?.error({ event: 'reload_failed', instance: service.instanceId, error: (error as Error).message }, 'reload failed');
+      },
+    ).finally(() => {
+      running = undefined;
+      if (again) {
+        again = false;
+        reload();
+      }
+    });
+  };
+  const handler = (): void => {
+    if (running !== undefined) again = true;
+    else reload();
+  };
+  process.on(signal, handler);
+  return () => {
+    process.off(signal, handler);
+  };
+}

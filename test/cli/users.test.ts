@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -57,6 +57,8 @@ async function runFarol(args: string[], options: RunOptions = {}): Promise<Run> 
   return { exitCode, stdout, stderr };
 }
 
+const PICKED_UP = 'running services using this file pick the change up within 2 s (no restart needed)\n';
+
 describe('farol users', () => {
   let dir = '';
   let fileNumber = 0;
@@ -73,13 +75,13 @@ describe('farol users', () => {
   it('adds a user with the password from standard input, then updates it', async () => {
     const path = newPath();
     const added = await runFarol(['users', 'add', 'alice', '--file', path, '--password-stdin'], { stdin: Readable.from(['secret\n']) });
-    assert.deepEqual(added, { exitCode: ExitCode.OK, stdout: `added user alice to ${path}\n`, stderr: '' });
+    assert.deepEqual(added, { exitCode: ExitCode.OK, stdout: `added user alice to ${path}\n${PICKED_UP}`, stderr: '' });
     assert.equal(await verifyPassword('secret', await passwordOf(path, 'alice')), true);
     assert.equal((await stat(path)).mode & 0o777, 0o600);
     assert.equal((await readFile(path, 'utf8')).includes('secret'), false);
 
     const updated = await runFarol(['users', 'add', 'alice', '--file', path, '--password-stdin'], { stdin: Readable.from(['other secret\n']) });
-    assert.deepEqual(updated, { exitCode: ExitCode.OK, stdout: `updated user alice in ${path}\n`, stderr: '' });
+    assert.deepEqual(updated, { exitCode: ExitCode.OK, stdout: `updated user alice in ${path}\n${PICKED_UP}`, stderr: '' });
     assert.equal(await verifyPassword('other secret', await passwordOf(path, 'alice')), true);
   });
 
@@ -87,8 +89,28 @@ describe('farol users', () => {
     const path = newPath();
     await runFarol(['users', 'add', 'bob', '--file', path, '--password-stdin'], { stdin: Readable.from(['pw\n']) });
     const removed = await runFarol(['users', 'remove', 'bob', '--file', path]);
-    assert.deepEqual(removed, { exitCode: ExitCode.OK, stdout: `removed user bob from ${path}\n`, stderr: '' });
+    assert.deepEqual(removed, { exitCode: ExitCode.OK, stdout: `removed user bob from ${path}\n${PICKED_UP}`, stderr: '' });
     assert.deepEqual((await readUsersFile(path)).names(), []);
+  });
+
+  it('lists the user names one per line, never their hashes', async () => {
+    const path = newPath();
+    for (const name of ['alice', 'bob']) await runFarol(['users', 'add', name, '--file', path, '--password-stdin'], { stdin: Readable.from(['pw\n']) });
+    const listed = await runFarol(['users', 'list', '--file', path]);
+    assert.deepEqual(listed, { exitCode: ExitCode.OK, stdout: 'alice\nbob\n', stderr: '' });
+    assert.doesNotMatch(listed.stdout, /scrypt/);
+  });
+
+  it('lists nothing on stdout for a file without users, and says so on stderr; a missing file exits 9 with a hint', async () => {
+    const path = newPath();
+    await writeFile(path, '# no users yet\n');
+    const empty = await runFarol(['users', 'list', '--file', path]);
+    assert.equal(empty.exitCode, ExitCode.OK);
+    assert.equal(empty.stdout, '');
+    assert.match(empty.stderr, /has no users; add one with `farol users add NAME/);
+    const missing = await runFarol(['users', 'list', '--file', join(dir, 'nope.txt')]);
+    assert.equal(missing.exitCode, ExitCode.USERS);
+    assert.match(missing.stderr, /does not exist\nhint: create it with `farol users add NAME/);
   });
 
   it('exits 9 with one line and a hint, no stack, when removing an unknown user', async () => {
@@ -153,12 +175,12 @@ describe('farol users', () => {
     const fromEnv = newPath();
     const fromFlag = newPath();
     const viaEnv = await runFarol(['users', 'add', 'dave', '--password-stdin'], { stdin: Readable.from(['pw\n']), env: { FAROL_USERS_FILE: fromEnv } });
-    assert.equal(viaEnv.stdout, `added user dave to ${fromEnv}\n`);
+    assert.equal(viaEnv.stdout, `added user dave to ${fromEnv}\n${PICKED_UP}`);
     const viaFlag = await runFarol(['users', 'add', 'erin', '--file', fromFlag, '--password-stdin'], {
       stdin: Readable.from(['pw\n']),
       env: { FAROL_USERS_FILE: fromEnv },
     });
-    assert.equal(viaFlag.stdout, `added user erin to ${fromFlag}\n`);
+    assert.equal(viaFlag.stdout, `added user erin to ${fromFlag}\n${PICKED_UP}`);
     assert.deepEqual((await readUsersFile(fromEnv)).names(), ['dave']);
     assert.deepEqual((await readUsersFile(fromFlag)).names(), ['erin']);
   });
@@ -169,7 +191,7 @@ describe('farol users', () => {
     process.chdir(workdir);
     try {
       const result = await runFarol(['users', 'add', 'frank', '--password-stdin'], { stdin: Readable.from(['pw\n']) });
-      assert.equal(result.stdout, 'added user frank to users.txt\n');
+      assert.equal(result.stdout, `added user frank to users.txt\n${PICKED_UP}`);
       assert.deepEqual((await readUsersFile(join(workdir, 'users.txt'))).names(), ['frank']);
     } finally {
       process.chdir(previous);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { FarolError } from '../../errors.js';
-import { createLogger } from '../../log/logger.js';
+import { createLogger, reopenLogFilesOnSignal } from '../../log/logger.js';
 import { DEFAULT_REGISTRY_BIND, DEFAULT_REGISTRY_PORT, startRegistry } from '../../registry/index.js';
 import { ExitCode, type ExitCodeValue } from '../exit-codes.js';
 import { action, type CliContext } from '../run.js';
@@ -50,6 +50,7 @@ async function runRegistry(flags: RegistryFlags, ctx: CliContext): Promise<ExitC
   ctx.io.stdout(`farol: registry listening at ${registry.httpAddr} (CONSUL_HTTP_ADDR=${registry.address})\n`);
   if (token) ctx.io.stdout('farol: ACL on: clients need CONSUL_HTTP_TOKEN set to the token\n');
 
+  const removeReopen = reopenLogFilesOnSignal({ logger }); // logrotate: rename, then SIGHUP
   await new Promise<void>((resolve) => {
     const stop = () => {
       process.off('SIGINT', stop);
@@ -59,6 +60,7 @@ async function runRegistry(flags: RegistryFlags, ctx: CliContext): Promise<ExitC
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  removeReopen();
   await registry.close();
   ctx.io.stdout('farol: registry stopped\n');
   return ExitCode.OK;

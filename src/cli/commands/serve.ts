@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ConsulClient, consulOptionsFromEnv } from '../../consul/index.js';
 import { FarolError } from '../../errors.js';
-import { createLogger } from '../../log/logger.js';
+import { createLogger, reopenLogFilesOnSignal } from '../../log/logger.js';
 import { CERT_FILE_NAMES } from '../../pki/index.js';
 import {
   checkServerName,
@@ -15,6 +15,7 @@ import {
   DEFAULT_PORT,
   MAX_DRAIN_DELAY_MS,
   MAX_DRAIN_TIMEOUT_MS,
+  reloadOnSignal,
   stopOnSignals,
   type FarolService,
   type ServiceOptions,
@@ -215,11 +216,14 @@ async function serve(flags: ServeFlags, ctx: CliContext): Promise<ExitCodeValue>
   ctx.io.stdout(`farol: serving ${service.name} instance ${service.instanceId} at ${service.url} (${where})\n`);
 
   const running = service;
+  // SIGHUP (logrotate, an operator): log files reopened first, then the users file read again.
+  const removeSighup = [reopenLogFilesOnSignal({ logger }), reloadOnSignal(running, { logger })];
   const code = await new Promise<number>((resolve) => {
     const removeHandlers = stopOnSignals(running, {
       logger,
       onExit: (exitCode) => {
         removeHandlers();
+        for (const remove of removeSighup) remove();
         // A second signal: do not wait for in-flight requests.
         if (exitCode !== 0) running.app.server.closeAllConnections();
         resolve(exitCode);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { addUser, assertValidUserName, removeUser } from '../../auth/index.js';
+import { addUser, assertValidUserName, readUsersFile, removeUser } from '../../auth/index.js';
 import { FarolError } from '../../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { promptSecret, readAllStdin } from '../prompt.js';
@@ -21,9 +21,12 @@ async function readNewPassword(ctx: CliContext, name: string, fromStdin: boolean
   return password;
 }
 
-/** `farol users add|remove`: manage the users file that Basic auth checks passwords against. */
+/** Said after every change: services watch the file, so nobody should restart them for it. */
+const PICKED_UP = 'running services using this file pick the change up within 2 s (no restart needed)';
+
+/** `farol users add|remove|list`: manage the users file that Basic auth checks passwords against. */
 export function registerUsersCommand(program: Command, ctx: CliContext): void {
-  const users = program.command('users').description('add or remove users in the users file (Basic auth)');
+  const users = program.command('users').description('add, remove or list users in the users file (Basic auth)');
   const fileHelp = `users file (default: $FAROL_USERS_FILE, else ${DEFAULT_USERS_FILE})`;
 
   users
@@ -44,6 +47,7 @@ export function registerUsersCommand(program: Command, ctx: CliContext): void {
         }
         const change = await addUser(file, name, password);
         ctx.io.stdout(change === 'added' ? `added user ${name} to ${file}\n` : `updated user ${name} in ${file}\n`);
+        ctx.io.stdout(`${PICKED_UP}\n`);
         return ExitCode.OK;
       }),
     );
@@ -58,6 +62,21 @@ export function registerUsersCommand(program: Command, ctx: CliContext): void {
         const file = usersFilePath(ctx, options.file);
         await removeUser(file, name);
         ctx.io.stdout(`removed user ${name} from ${file}\n`);
+        ctx.io.stdout(`${PICKED_UP}\n`);
+        return ExitCode.OK;
+      }),
+    );
+
+  users
+    .command('list')
+    .description('print the user names, one per line (never the password hashes)')
+    .option('--file <path>', fileHelp)
+    .action(
+      action(ctx, async (options: { file?: string }) => {
+        const file = usersFilePath(ctx, options.file);
+        const names = (await readUsersFile(file)).names();
+        if (names.length > 0) ctx.io.stdout(names.map((name) => `${name}\n`).join(''));
+        else ctx.io.stderr(`farol: ${file} has no users; add one with \`farol users add NAME --file ${file}\`\n`);
         return ExitCode.OK;
       }),
     );
