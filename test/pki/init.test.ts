@@ -39,23 +39,55 @@ describe('init plan', () => {
   const server = ['d/cert.pem', 'd/key.pem'];
   const bob = ['d/client-bob.pem', 'd/client-bob-key.pem'];
   const file = fc.constantFrom(...ca, ...server, ...bob);
+  const inputs = fc.record({
+    existing: fc.uniqueArray(file),
+    force: fc.boolean(),
+    replaceCa: fc.boolean(),
+    serverRequested: fc.boolean(),
+    withClient: fc.boolean(),
+  });
+  const plan = (input: { existing: string[]; force: boolean; replaceCa: boolean; serverRequested: boolean; withClient: boolean }) =>
+    planInit({ ...input, caFiles: ca, serverFiles: server, clientFiles: input.withClient ? bob : [] });
 
-  it('creates everything when forced or when nothing exists', () => {
+  it('makes a new CA with replaceCa, whatever exists', () => {
+    fc.assert(fc.property(inputs, (input) => assert.deepEqual(plan({ ...input, replaceCa: true }), { action: 'create-all' })));
+  });
+
+  it('makes a new CA and everything else when nothing exists', () => {
+    fc.assert(fc.property(inputs, (input) => assert.deepEqual(plan({ ...input, existing: [], replaceCa: false }), { action: 'create-all' })));
+  });
+
+  it('never replaces an existing CA without replaceCa, force or not: it issues with it', () => {
     fc.assert(
-      fc.property(fc.uniqueArray(file), fc.boolean(), (existing, servicesNamed) => {
-        assert.deepEqual(planInit({ existing, force: true, servicesNamed, caFiles: ca, clientFiles: bob }), { action: 'create-all' });
-        assert.deepEqual(planInit({ existing: [], force: false, servicesNamed, caFiles: ca, clientFiles: bob }), { action: 'create-all' });
+      fc.property(inputs, (input) => {
+        const result = plan({ ...input, existing: [...new Set([...ca, ...input.existing])], replaceCa: false });
+        assert.notEqual(result.action, 'create-all');
+        if (input.force) assert.deepEqual(result, { action: 'use-ca', server: input.serverRequested });
       }),
     );
   });
 
-  it('otherwise never overwrites: it adds new clients to an existing CA, or refuses naming every existing file', () => {
+  it('without force never writes over a file that exists, and a refusal names only existing files', () => {
     fc.assert(
-      fc.property(fc.uniqueArray(file, { minLength: 1 }), fc.boolean(), fc.boolean(), (existing, servicesNamed, withClient) => {
-        const clientFiles = withClient ? bob : [];
-        const plan = planInit({ existing, force: false, servicesNamed, caFiles: ca, clientFiles });
-        const canAddClients = ca.every((f) => existing.includes(f)) && !servicesNamed && withClient && !bob.some((f) => existing.includes(f));
-        assert.deepEqual(plan, canAddClients ? { action: 'add-clients' } : { action: 'refuse', existing });
+      fc.property(inputs, (input) => {
+        const result = plan({ ...input, force: false, replaceCa: false });
+        const clients = input.withClient ? bob : [];
+        if (result.action === 'refuse') {
+          assert.ok(result.existing.length > 0);
+          assert.ok(result.existing.every((f) => input.existing.includes(f)));
+        } else {
+          const written = result.action === 'create-all' ? [...ca, ...server, ...clients] : [...(result.server ? server : []), ...clients];
+          assert.deepEqual(written.filter((f) => input.existing.includes(f)), []);
+        }
+      }),
+    );
+  });
+
+  it('refuses half a CA even with force, naming the half that is there', () => {
+    fc.assert(
+      fc.property(inputs, fc.constantFrom(...ca), (input, half) => {
+        const existing = [half, ...input.existing.filter((f) => !ca.includes(f))];
+        assert.deepEqual(plan({ ...input, existing, replaceCa: false }), { action: 'refuse', reason: 'ca-incomplete', existing: [half] });
       }),
     );
   });
@@ -89,6 +121,7 @@ describe('initCertificates', () => {
         path('client-bob.pem'),
         path('client-bob-key.pem'),
       ],
+      createdCa: true,
       caFile: path('ca.pem'),
       certFile: path('cert.pem'),
       keyFile: path('key.pem'),
@@ -157,34 +190,77 @@ describe('initCertificates', () => {
     }
   });
 
-  it('refuses to run again without force: CERT_EXISTS naming the files, and leaves every byte as it was', async () => {
+  it('refuses to run again without force: CERT_EXISTS naming the certificates, pointing at issue and renew, every byte as it was', async () => {
     await initCertificates({ dir, services: ['api'], clients: ['alice'] });
     const before = await snapshot(dir);
     await assert.rejects(initCertificates({ dir, services: ['api'], clients: ['alice'] }), (error) => {
       assert.ok(isFarolError(error, 'CERT_EXISTS'));
-      assert.match(error.message, /ca\.pem, ca-key\.pem, cert\.pem, key\.pem, client-alice\.pem, client-alice-key\.pem/);
+      assert.match(error.message, /: cert\.pem, key\.pem, client-alice\.pem, client-alice-key\.pem$/);
+      assert.match(error.hint ?? '', /CA .* is kept/);
       assert.match(error.hint ?? '', /--force/);
+      assert.match(error.hint ?? '', /farol certs issue --dir .* --force/);
+      assert.match(error.hint ?? '', /farol certs renew --dir /);
+      assert.match(error.hint ?? '', /--replace-ca makes a new CA instead \(every client and service then needs the new .*ca\.pem\)/);
       return true;
     });
     assert.deepEqual(await snapshot(dir), before);
   });
 
-  it('refuses when only some of the files exist, naming those', async () => {
+  it('refuses half a CA, even with force, naming the half that is there', async () => {
     await initCertificates({ dir });
     await rm(join(dir, 'ca.pem'));
     const before = await snapshot(dir);
-    await assert.rejects(initCertificates({ dir }), (error) => {
-      assert.ok(isFarolError(error, 'CERT_EXISTS'));
-      assert.match(error.message, /: ca-key\.pem, cert\.pem, key\.pem$/);
-      return true;
-    });
+    for (const force of [false, true]) {
+      await assert.rejects(initCertificates({ dir, force }), (error) => {
+        assert.ok(isFarolError(error, 'CERT_EXISTS'));
+        assert.match(error.message, /: ca-key\.pem$/);
+        assert.match(error.hint ?? '', /--replace-ca/);
+        return true;
+      });
+    }
     assert.deepEqual(await snapshot(dir), before);
   });
 
-  it('replaces every file with force, creating a new CA and keeping key modes', async () => {
+  it('refuses certificates with no CA beside them unless forced', async () => {
+    await initCertificates({ dir });
+    await rm(join(dir, 'ca.pem'));
+    await rm(join(dir, 'ca-key.pem'));
+    await assert.rejects(initCertificates({ dir }), (error) => isFarolError(error, 'CERT_EXISTS') && /: cert\.pem, key\.pem$/.test(error.message));
+    const result = await initCertificates({ dir, force: true });
+    assert.equal(result.createdCa, true);
+  });
+
+  it('with force re-issues the server and client certificates from the existing CA, which stays byte for byte', async () => {
+    await initCertificates({ dir, services: ['api'], clients: ['alice'] });
+    const before = await snapshot(dir);
+    const result = await initCertificates({ dir, services: ['api'], clients: ['alice'], force: true });
+    assert.equal(result.createdCa, false);
+    const after = await snapshot(dir);
+    assert.deepEqual(after.get('ca.pem'), before.get('ca.pem'));
+    assert.deepEqual(after.get('ca-key.pem'), before.get('ca-key.pem'));
+    for (const name of ['cert.pem', 'key.pem', 'client-alice.pem', 'client-alice-key.pem']) assert.notDeepEqual(after.get(name), before.get(name), name);
+    const ca = nodeCertificate(await readFile(result.caFile, 'utf8'));
+    assert.equal(nodeCertificate(await readFile(result.certFile, 'utf8')).checkIssued(ca), true);
+    assert.equal(nodeCertificate(await readFile(result.certFile, 'utf8')).subject, 'CN=api');
+    assert.equal(await mode(join(dir, 'key.pem')), 0o600);
+  });
+
+  it('issues a missing server certificate with the existing CA when only the CA is there', async () => {
+    await initCertificates({ dir });
+    await rm(join(dir, 'cert.pem'));
+    await rm(join(dir, 'key.pem'));
+    const ca = await readFile(join(dir, 'ca.pem'));
+    const result = await initCertificates({ dir, services: ['web'] });
+    assert.deepEqual(result.written, [join(dir, 'cert.pem'), join(dir, 'key.pem')]);
+    assert.deepEqual(await readFile(join(dir, 'ca.pem')), ca);
+    assert.ok(nodeCertificate(await readFile(result.certFile, 'utf8')).checkHost('web.service.consul'));
+  });
+
+  it('replaces every file with replaceCa, creating a new CA and keeping key modes', async () => {
     await initCertificates({ dir, clients: ['alice'] });
     const before = await snapshot(dir);
-    const result = await initCertificates({ dir, clients: ['alice'], force: true });
+    const result = await initCertificates({ dir, clients: ['alice'], replaceCa: true });
+    assert.equal(result.createdCa, true);
     const after = await snapshot(dir);
     assert.deepEqual([...after.keys()], [...before.keys()]);
     for (const [name, content] of after) assert.notDeepEqual(content, before.get(name), `${name} was rewritten`);
@@ -208,11 +284,11 @@ describe('initCertificates', () => {
     assert.equal(await mode(join(dir, 'client-bob-key.pem')), 0o600);
   });
 
-  it('refuses to add a client whose files already exist, or when a service is named', async () => {
+  it('refuses to add a client whose files already exist, or a service when the server certificate exists', async () => {
     await initCertificates({ dir, clients: ['bob'] });
     const before = await snapshot(dir);
     await assert.rejects(initCertificates({ dir, clients: ['bob'] }), (error) => isFarolError(error, 'CERT_EXISTS'));
-    await assert.rejects(initCertificates({ dir, services: ['api'], clients: ['carol'] }), (error) => isFarolError(error, 'CERT_EXISTS'));
+    await assert.rejects(initCertificates({ dir, services: ['api'], clients: ['carol'] }), (error) => isFarolError(error, 'CERT_EXISTS') && /: cert\.pem, key\.pem$/.test(error.message));
     assert.deepEqual(await snapshot(dir), before);
   });
 
