@@ -11,6 +11,7 @@ import {
 } from 'jose';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { FarolError } from '../errors.js';
+import { loadCaSourceSync, toCaSource, type CaSource } from '../pki/index.js';
 
 /** The algorithms accepted when none are configured (asymmetric keys). */
 export const DEFAULT_JWT_ALGORITHMS: readonly string[] = ['RS256', 'PS256', 'ES256', 'EdDSA'];
@@ -32,8 +33,11 @@ const EC_ALGORITHM_BY_CURVE: Record<string, string> = { prime256v1: 'ES256', sec
 export interface RemoteJwksOptions {
   /** The issuer's JWKS endpoint (its `jwks_uri`); https only. */
   jwksUrl: string | URL;
-  /** PEM of the CA(s) that issued the JWKS server's certificate. Default: the system CAs. */
-  ca?: string | string[];
+  /**
+   * The CA(s) that issued the JWKS server's certificate: a CaSource ({ pem } or { file }, read once
+   * at creation) or PEM text. Default: the system CAs.
+   */
+  ca?: CaSource | string | string[];
   /** After a successful fetch, how long a token with an unknown `kid` waits before it may cause another. Default 30 s. */
   jwksCooldownMs?: number;
   /** How long fetched keys are used before they are fetched again. Default 10 minutes. */
@@ -297,7 +301,8 @@ function remoteKeys(opts: RemoteJwksOptions, algorithms: string[]): JwtKeys {
   const cooldownMs = checkDuration('jwksCooldownMs', opts.jwksCooldownMs, DEFAULT_JWKS_COOLDOWN_MS);
   const cacheMaxAgeMs = checkDuration('jwksCacheMaxAgeMs', opts.jwksCacheMaxAgeMs, DEFAULT_JWKS_CACHE_MAX_AGE_MS);
   const timeoutMs = Math.round(checkDuration('jwksTimeoutMs', opts.jwksTimeoutMs, DEFAULT_JWKS_TIMEOUT_MS));
-  const agent = new Agent({ connect: { minVersion: 'TLSv1.2', ...(opts.ca === undefined ? {} : { ca: opts.ca }) } });
+  const ca = opts.ca === undefined ? undefined : loadCaSourceSync(toCaSource(opts.ca)).pem;
+  const agent = new Agent({ connect: { minVersion: 'TLSv1.2', ...(ca === undefined ? {} : { ca }) } });
   const remote = createRemoteJWKSet(url, {
     cooldownDuration: cooldownMs,
     cacheMaxAge: cacheMaxAgeMs,

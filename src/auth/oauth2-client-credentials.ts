@@ -3,6 +3,7 @@ import { Agent, request } from 'undici';
 import { FarolError, type ErrorCode } from '../errors.js';
 import { CONNECTION_FAILURES, errorCode, TIMEOUT_CODES } from '../net-errors.js';
 import type { Logger } from '../log/logger.js';
+import { loadCaSourceSync, toCaSource, type CaSource } from '../pki/index.js';
 import type { CredentialProvider } from './credentials.js';
 import { parseJson, parseOAuthError, parseTokenResponse, printable, tokenSchedule, type OAuthErrorResponse } from './token-response.js';
 
@@ -33,8 +34,11 @@ export interface OAuth2ClientCredentialsOptions {
   audience?: string;
   /** How the client authenticates at the token endpoint. Default 'client_secret_basic'. */
   authMethod?: ClientAuthMethod;
-  /** PEM of the CA(s) to trust for the authorization server's certificate, instead of the system's. Verification is always on. */
-  ca?: string;
+  /**
+   * The CA(s) to trust for the authorization server's certificate, instead of the system's: a
+   * CaSource ({ pem } or { file }, read once here) or PEM text. Verification is always on.
+   */
+  ca?: CaSource | string;
   /** Fetch a new token this long before the current one expires, but never before half its lifetime. Default 30. */
   refreshSkewSec?: number;
   /** Per request to the authorization server (connect, headers, body). Default 10000. */
@@ -87,7 +91,7 @@ export function oauth2ClientCredentials(opts: OAuth2ClientCredentialsOptions): O
   const now = opts.now ?? Date.now;
   const redact = redactor(opts.clientSecret);
   const dispatcher = new Agent({
-    connect: { ...(opts.ca === undefined ? {} : { ca: opts.ca }), minVersion: 'TLSv1.2', timeout: config.timeoutMs },
+    connect: { ...(config.ca === undefined ? {} : { ca: config.ca }), minVersion: 'TLSv1.2', timeout: config.timeoutMs },
     headersTimeout: config.timeoutMs,
     bodyTimeout: config.timeoutMs,
   });
@@ -281,6 +285,8 @@ interface CheckedOptions {
   timeoutMs: number;
   failureBackoffMs: number;
   maxFailureBackoffMs: number;
+  /** The CA bundle as PEM, checked. */
+  ca: string | undefined;
 }
 
 // RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
@@ -304,9 +310,10 @@ function checkOptions(opts: OAuth2ClientCredentialsOptions): CheckedOptions {
   if (authMethod !== 'client_secret_basic' && authMethod !== 'client_secret_post') {
     throw invalid(`unknown OAuth2 authMethod '${String(authMethod)}'`, "use 'client_secret_basic' or 'client_secret_post'");
   }
-  if (opts.ca !== undefined && !opts.ca.includes('-----BEGIN CERTIFICATE-----')) {
+  if (typeof opts.ca === 'string' && !opts.ca.includes('-----BEGIN CERTIFICATE-----')) {
     throw invalid('the ca option is not a PEM certificate', "pass the PEM text of the CA that signed the authorization server's certificate");
   }
+  const ca = opts.ca === undefined ? undefined : loadCaSourceSync(toCaSource(opts.ca)).pem;
   if (opts.resource !== undefined && opts.audience !== undefined && opts.resource !== opts.audience) {
     throw invalid('resource and audience name two different services', 'they are the same parameter (RFC 8707 resource); pass one of them');
   }
@@ -322,6 +329,7 @@ function checkOptions(opts: OAuth2ClientCredentialsOptions): CheckedOptions {
     timeoutMs: positive(opts.timeoutMs ?? DEFAULT_TOKEN_REQUEST_TIMEOUT_MS, 'timeoutMs', 'pass e.g. 10000 (10 s)'),
     failureBackoffMs: nonNegative(opts.failureBackoffMs ?? DEFAULT_FAILURE_BACKOFF_MS, 'failureBackoffMs', 'pass e.g. 500'),
     maxFailureBackoffMs: nonNegative(opts.maxFailureBackoffMs ?? DEFAULT_MAX_FAILURE_BACKOFF_MS, 'maxFailureBackoffMs', 'pass e.g. 10000'),
+    ca,
   };
 }
 

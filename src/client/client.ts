@@ -1,11 +1,11 @@
-import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CredentialProvider } from '../auth/index.js';
 import { ConsulClient, consulOptionsFromEnv, type ConsulClientOptions } from '../consul/index.js';
 import { FarolError } from '../errors.js';
 import { createLogger, type Logger } from '../log/logger.js';
-import { loadCaBundle, loadServerTls } from '../pki/index.js';
+import { MAX_TIMER_DELAY_MS } from '../timers/long-timeout.js';
+import { createClientTlsProvider, isCaSource, isKeyPairSource, toCaSource, type CaSource, type ClientTlsState, type KeyPairSource, type TlsProvider } from '../pki/index.js';
 import { createBalancer, DEFAULT_BALANCER, type Balancer, type BalancerKind } from './balancer.js';
 import { createDiscovery } from './discovery.js';
 import type { ServedSetOptions } from './served-set.js';
@@ -24,13 +24,17 @@ export const DEFAULT_CONNECTIONS_PER_INSTANCE = 32;
 export interface ClientOptions {
   /** A client to share (not closed by this one), or options for a new one; default: Consul's environment variables. */
   consul?: ConsulClient | ConsulClientOptions;
-  /** PEM, or a file holding it, of the CA that signs service certificates. Verification is always on. */
-  ca: string | { caFile: string };
-  credentials?: CredentialProvider;
   /**
-   * A certificate (with its key) to present to instances that require mutual TLS: PEM text, or
-   * the files holding it (e.g. certs/client-<name>.pem from `farol certs init --client <name>`).
+   * `ca`: the CA(s) that sign service certificates (verification is always on). `clientCertificate`:
+   * what to present to instances that require mutual TLS (e.g. certs/client-<name>.pem and its key
+   * from `farol certs init --client <name>`). Files are read again when they change: new
+   * connections use the new material, open ones finish their requests and close.
    */
+  tls?: ClientTlsOptions;
+  /** @deprecated use tls.ca: PEM text, or { caFile } (= tls.ca { file }). */
+  ca?: string | { caFile: string };
+  credentials?: CredentialProvider;
+  /** @deprecated use tls.clientCertificate ({ certPem, keyPem } or { certFile, keyFile }). */
   clientCertificate?: ClientCertificate;
   /** TLS name to verify; '{service}' is replaced by the service name. Default: the instance's registered address. */
   serverName?: string;
@@ -62,6 +66,12 @@ export interface ClientOptions {
   logger?: Logger;
 }
 
+export interface ClientTlsOptions {
+  ca: CaSource;
+  clientCertificate?: KeyPairSource;
+}
+
+/** @deprecated the earlier shape of a client certificate; see KeyPairSource. */
 export type ClientCertificate = { cert: string; key: string } | { certFile: string; keyFile: string };
 
 export interface CallOptions {
@@ -106,14 +116,14 @@ type Attempt =
   | { kind: 'failure'; error: FarolError; retryable: boolean };
 
 export function createClient(opts: ClientOptions): FarolClient {
-  const timeoutMs = positive(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, 'timeoutMs', 'pass a timeout such as 10000 (10 s)');
+  const timeoutMs = timerMs(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, 'timeoutMs', 'pass a timeout such as 10000 (10 s)');
   const retries = opts.retries ?? DEFAULT_RETRIES;
   if (!Number.isInteger(retries) || retries < 0 || retries > 10) {
     throw new FarolError('CONFIG_INVALID', `retries must be a whole number from 0 to 10, got ${String(opts.retries)}`, {
       hint: 'pass retries: 2 (up to two more instances are tried)',
     });
   }
-  const deadlineMs = positive(opts.deadlineMs ?? timeoutMs * (retries + 1), 'deadlineMs', 'pass a deadline such as 30000 (30 s)');
+  const deadlineMs = timerMs(opts.deadlineMs ?? Math.min(timeoutMs * (retries + 1), MAX_TIMER_DELAY_MS), 'deadlineMs', 'pass a deadline such as 30000 (30 s)');
   const connections = positive(opts.connectionsPerInstance ?? DEFAULT_CONNECTIONS_PER_INSTANCE, 'connectionsPerInstance', 'pass e.g. 32');
   const logger = opts.logger ?? createLogger({ name: 'client', file: opts.logFile ?? DEFAULT_CLIENT_LOG_FILE });
   const ownsConsul = !(opts.consul instanceof ConsulClient);
@@ -124,6 +134,8 @@ export function createClient(opts: ClientOptions): FarolClient {
   const balancerKind = opts.balancer ?? DEFAULT_BALANCER;
   const services = new Map<string, ServiceState>();
   const budget = new RetryBudget(opts.retryBudget);
+  const tlsSources = clientTlsSources(opts);
+  let tlsProvider: TlsProvider<ClientTlsState> | undefined;
   let pools: Promise<InstancePools> | undefined;
   let closed = false;
 
@@ -152,10 +164,13 @@ export function createClient(opts: ClientOptions): FarolClient {
   }
 
   function instancePools(): Promise<InstancePools> {
-    pools ??= Promise.all([loadCa(opts.ca), loadClientCertificate(opts.clientCertificate)]).then(
-      ([ca, clientCertificate]) =>
-        new InstancePools({ ca, connectTimeoutMs: timeoutMs, connections, ...(clientCertificate ? { clientCertificate } : {}) }),
-    );
+    pools ??= createClientTlsProvider(tlsSources, { logger }).then((provider) => {
+      if (closed) provider.close();
+      tlsProvider = provider;
+      const ready = new InstancePools({ ...poolTls(provider.current()), connectTimeoutMs: timeoutMs, connections });
+      provider.onChange((state) => ready.setTls(poolTls(state)));
+      return ready;
+    });
     return pools;
   }
 
@@ -362,6 +377,7 @@ export function createClient(opts: ClientOptions): FarolClient {
       if (closed) return;
       closed = true;
       discovery.close();
+      tlsProvider?.close();
       const closing: Promise<unknown>[] = [];
       if (pools) closing.push(pools.then((ready) => ready.close(), () => undefined));
       if (ownsConsul) closing.push(consul.close());
@@ -373,6 +389,18 @@ export function createClient(opts: ClientOptions): FarolClient {
 
 /** Failures that happen before any byte of the request can have reached the instance. */
 const NEVER_SENT = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * A per-try timeout or a deadline: a try's timer, a Retry-After rest and the retry pauses all stay
+ * within it, so bounding it at setTimeout's 2^31-1 ms (24.8 days) keeps every client timer honest.
+ */
+function timerMs(value: number, name: string, hint: string): number {
+  positive(value, name, hint);
+  if (value > MAX_TIMER_DELAY_MS) {
+    throw new FarolError('CONFIG_INVALID', `${name} must be at most ${MAX_TIMER_DELAY_MS} (24.8 days), got ${String(value)}`, { hint });
+  }
+  return value;
+}
 
 function positive(value: number, name: string, hint: string): number {
   if (!Number.isFinite(value) || value <= 0) {
@@ -386,48 +414,35 @@ function tryTimeout(timeoutMs: number, deadline: number): number {
   return Math.max(1, Math.ceil(Math.min(timeoutMs, deadline - performance.now())));
 }
 
-async function loadCa(ca: ClientOptions['ca']): Promise<string> {
-  if (typeof ca !== 'string') return loadCaBundle(ca.caFile);
-  if (!ca.includes('-----BEGIN CERTIFICATE-----')) {
-    throw new FarolError('CONFIG_INVALID', 'the ca option is not a PEM certificate', {
-      hint: 'pass the PEM text of the CA, or { caFile: "certs/ca.pem" }',
+/**
+ * The TLS sources of the options (tls, or the earlier ca and clientCertificate), checked for shape
+ * now; the files are read at the first call, and again when they change.
+ */
+function clientTlsSources(opts: ClientOptions): ClientTlsOptions {
+  const hint = 'pass tls: { ca: { file: "certs/ca.pem" } } (or { pem: "-----BEGIN CERTIFICATE-----..." })';
+  if (opts.tls !== undefined && (opts.ca !== undefined || opts.clientCertificate !== undefined)) {
+    throw new FarolError('CONFIG_INVALID', 'give tls, or the older ca and clientCertificate options, not both', { hint });
+  }
+  const ca = opts.tls?.ca ?? (opts.ca === undefined ? undefined : toCaSource(opts.ca));
+  if (ca === undefined) throw new FarolError('CONFIG_INVALID', 'no CA to verify services against: the tls.ca option is missing', { hint });
+  if (!isCaSource(ca)) throw new FarolError('CONFIG_INVALID', 'the tls.ca option must be { pem } or { file }', { hint });
+  if (typeof opts.ca === 'string' && !opts.ca.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new FarolError('CONFIG_INVALID', 'the ca option is not a PEM certificate', { hint: 'pass the PEM text of the CA, or { caFile: "certs/ca.pem" }' });
+  }
+  const given = opts.tls?.clientCertificate ?? opts.clientCertificate;
+  if (given === undefined) return { ca };
+  const clientCertificate: KeyPairSource = 'cert' in given ? { certPem: given.cert, keyPem: given.key } : given;
+  if (!isKeyPairSource(clientCertificate)) {
+    throw new FarolError('CONFIG_INVALID', 'the tls.clientCertificate option must be { certPem, keyPem } or { certFile, keyFile }', {
+      hint: 'farol certs init --client <name> writes client-<name>.pem and client-<name>-key.pem',
     });
   }
-  return ca;
+  return { ca, clientCertificate };
 }
 
-/**
- * The client certificate and key as PEM, checked before any connection uses them: both parse, the
- * certificate is valid now and the key belongs to it (files are read with the same checks as a
- * server's own certificate).
- */
-async function loadClientCertificate(given: ClientCertificate | undefined): Promise<{ cert: string; key: string } | undefined> {
-  if (given === undefined) return undefined;
-  if ('certFile' in given) {
-    const loaded = await loadServerTls({ certFile: given.certFile, keyFile: given.keyFile });
-    return { cert: loaded.cert, key: loaded.key };
-  }
-  const hint = 'pass the PEM text of the client certificate and its key, or { certFile, keyFile } (farol certs init --client <name> writes them)';
-  let certificate: X509Certificate;
-  try {
-    certificate = new X509Certificate(given.cert);
-  } catch (error) {
-    throw new FarolError('CERT_INVALID', 'the clientCertificate.cert option is not a PEM certificate', { hint, cause: error });
-  }
-  let matches: boolean;
-  try {
-    matches = certificate.checkPrivateKey(createPrivateKey(given.key));
-  } catch (error) {
-    throw new FarolError('CERT_INVALID', 'the clientCertificate.key option is not an unencrypted PEM private key', { hint, cause: error });
-  }
-  if (!matches) throw new FarolError('CERT_INVALID', 'the clientCertificate key does not belong to its certificate', { hint });
-  const now = Date.now();
-  if (now < Date.parse(certificate.validFrom) || now > Date.parse(certificate.validTo)) {
-    throw new FarolError('CERT_INVALID', `the client certificate is valid only from ${certificate.validFrom} to ${certificate.validTo}`, {
-      hint: 'check the system clock, or issue a new client certificate (farol certs init --client <name>)',
-    });
-  }
-  return { cert: given.cert, key: given.key };
+function poolTls(state: ClientTlsState): { ca: string; clientCertificate?: { cert: string; key: string } } {
+  const pair = state.clientCertificate;
+  return { ca: state.ca.pem, ...(pair ? { clientCertificate: { cert: pair.certPem, key: pair.keyPem } } : {}) };
 }
 
 /** A 401 whose challenge says the token itself is bad (RFC 6750 §3.1), not that credentials are missing. */

@@ -5,7 +5,7 @@ export { summarize, formatReport, percentile } from './load-report.js';
 export type { CallSample, LoadReport } from './load-report.js';
 export { ServedSet, DEFAULT_SERVED_SET_OPTIONS } from './served-set.js';
 export type { ServedSetOptions } from './served-set.js';
-export type { ClientOptions, ClientCertificate, CallOptions, CallResult, FarolClient } from './client.js';
+export type { ClientOptions, ClientCertificate, ClientTlsOptions, CallOptions, CallResult, FarolClient } from './client.js';
 export { instancesFromEntries, instanceOrigin, hostPort } from './instance.js';
 export type { Instance, InstanceSource } from './instance.js';
 export {

@@ -37,7 +37,19 @@ export class InstancePools {
   private readonly alerts = new TlsAlerts();
   private closed = false;
 
-  constructor(private readonly opts: InstancePoolsOptions) {}
+  constructor(private opts: InstancePoolsOptions) {}
+
+  /**
+   * New TLS material (a CA bundle or client certificate that changed): the pools made so far stop
+   * taking requests and close once their in-flight ones are done; new pools, with new
+   * connections, use the new material.
+   */
+  setTls(tls: Pick<InstancePoolsOptions, 'ca' | 'clientCertificate'>): void {
+    const { clientCertificate: _previous, ...rest } = this.opts;
+    this.opts = { ...rest, ca: tls.ca, ...(tls.clientCertificate ? { clientCertificate: tls.clientCertificate } : {}) };
+    for (const pool of this.pools.values()) this.track(pool.close());
+    this.pools.clear();
+  }
 
   get size(): number {
     return this.pools.size;

@@ -98,12 +98,14 @@ export function consulOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Cons
   const tls: ConsulTlsOptions = {};
   const caFile = nonEmpty(env, 'CONSUL_CACERT');
   const caPath = nonEmpty(env, 'CONSUL_CAPATH');
-  if (caFile !== undefined) tls.caFile = caFile;
-  else if (caPath !== undefined) tls.ca = readCaDirectory(caPath);
+  if (caFile !== undefined) tls.ca = { file: caFile };
+  else if (caPath !== undefined) tls.ca = { pem: readCaDirectory(caPath) };
   const certFile = nonEmpty(env, 'CONSUL_CLIENT_CERT');
-  if (certFile !== undefined) tls.certFile = certFile;
   const keyFile = nonEmpty(env, 'CONSUL_CLIENT_KEY');
-  if (keyFile !== undefined) tls.keyFile = keyFile;
+  if (certFile !== undefined && keyFile !== undefined) tls.clientCertificate = { certFile, keyFile };
+  // One without the other is reported when the client connects, naming both variables.
+  else if (certFile !== undefined) tls.certFile = certFile;
+  else if (keyFile !== undefined) tls.keyFile = keyFile;
   const serverName = nonEmpty(env, 'CONSUL_TLS_SERVER_NAME');
   if (serverName !== undefined) tls.serverName = stripPort(serverName);
   if (Object.keys(tls).length > 0) options.tls = tls;

@@ -1,7 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { Pool } from 'undici';
-import { FarolError } from '../errors.js';
+import { FarolError, isFarolError } from '../errors.js';
+import { loadCaSource, loadKeyPairSource, toCaSource } from '../pki/index.js';
 import { silentLogger } from '../log/logger.js';
+import { clampTimerDelay } from '../timers/long-timeout.js';
 import type { Logger } from '../log/logger.js';
 import { DEFAULT_CONSUL_ADDRESS, parseConsulAddress } from './address.js';
 import type { ConsulEndpoint } from './address.js';
@@ -39,12 +40,14 @@ interface TlsConnectOptions {
   servername?: string;
 }
 
-async function readTlsFile(path: string, what: string, variable: string): Promise<string> {
+/** Loads a TLS source for Consul; a failure's hint also names the Consul variable that may have set it. */
+async function loadFor<T>(load: () => Promise<T>, variable: string): Promise<T> {
   try {
-    return await readFile(path, 'utf8');
+    return await load();
   } catch (error) {
-    throw new FarolError('CERT_MISSING', `Cannot read the ${what} for Consul: ${path}`, {
-      hint: `check ${variable} (or the matching Consul TLS option)`,
+    if (!isFarolError(error)) throw error;
+    throw new FarolError(error.code, `${error.message} (TLS to Consul)`, {
+      hint: `check ${variable} (or the matching Consul TLS option); ${error.hint ?? ''}`.replace(/; $/, ''),
       cause: error,
     });
   }
@@ -52,16 +55,18 @@ async function readTlsFile(path: string, what: string, variable: string): Promis
 
 async function loadTls(tls: ConsulTlsOptions): Promise<TlsConnectOptions> {
   const options: TlsConnectOptions = {};
-  if (tls.ca !== undefined) options.ca = tls.ca;
-  else if (tls.caFile !== undefined) options.ca = await readTlsFile(tls.caFile, 'CA file', 'CONSUL_CACERT');
+  const ca = tls.ca !== undefined ? toCaSource(tls.ca) : tls.caFile !== undefined ? { file: tls.caFile } : undefined;
+  if (ca !== undefined) options.ca = (await loadFor(() => loadCaSource(ca), 'CONSUL_CACERT')).pem;
   if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) {
     throw new FarolError('CONFIG_INVALID', 'A client certificate for Consul needs both a certificate and a key file', {
       hint: 'set both CONSUL_CLIENT_CERT and CONSUL_CLIENT_KEY, or neither',
     });
   }
-  if (tls.certFile !== undefined && tls.keyFile !== undefined) {
-    options.cert = await readTlsFile(tls.certFile, 'client certificate', 'CONSUL_CLIENT_CERT');
-    options.key = await readTlsFile(tls.keyFile, 'client key', 'CONSUL_CLIENT_KEY');
+  const pair = tls.clientCertificate ?? (tls.certFile !== undefined && tls.keyFile !== undefined ? { certFile: tls.certFile, keyFile: tls.keyFile } : undefined);
+  if (pair !== undefined) {
+    const loaded = await loadFor(() => loadKeyPairSource(pair), 'CONSUL_CLIENT_CERT and CONSUL_CLIENT_KEY');
+    options.cert = loaded.certPem;
+    options.key = loaded.keyPem;
   }
   if (tls.serverName !== undefined) options.servername = tls.serverName;
   return options;
@@ -184,7 +189,8 @@ export class ConsulHttp {
     timeoutMs: number,
   ): Promise<ConsulResponse> {
     const pool = await this.#pool(index, endpoint);
-    const timeout = AbortSignal.timeout(timeoutMs);
+    // Clamped: a user's timeoutMs beyond 24.8 days would otherwise time out after 1 ms.
+    const timeout = AbortSignal.timeout(Math.max(1, clampTimerDelay(timeoutMs)));
     const callerSignal = request.query?.signal;
     const signals = [this.#closing.signal, timeout, ...(callerSignal ? [callerSignal] : [])];
     const signal = AbortSignal.any(signals);

@@ -1,16 +1,20 @@
+import type { CaSource, KeyPairSource } from '../pki/index.js';
 import type { Logger } from '../log/logger.js';
 
 /** TLS to Consul's HTTPS port. Verification is always on; there is no switch to turn it off. */
 export interface ConsulTlsOptions {
-  /** PEM file of the CA that signed Consul's HTTPS certificate (CONSUL_CACERT). */
-  caFile?: string;
-  /** The same CA as PEM text; used instead of caFile when both are given. */
-  ca?: string;
-  /** Client certificate and key for agents with verify_incoming (CONSUL_CLIENT_CERT / CONSUL_CLIENT_KEY). */
-  certFile?: string;
-  keyFile?: string;
+  /** The CA that signed Consul's HTTPS certificate (CONSUL_CACERT is { file }); PEM text is { pem }. */
+  ca?: CaSource | string;
+  /** Certificate and key for agents with verify_incoming (CONSUL_CLIENT_CERT / CONSUL_CLIENT_KEY). */
+  clientCertificate?: KeyPairSource;
   /** Name to verify Consul's certificate against, and to send as SNI (CONSUL_TLS_SERVER_NAME). */
   serverName?: string;
+  /** @deprecated the same as ca: { file }. */
+  caFile?: string;
+  /** @deprecated with keyFile, the same as clientCertificate: { certFile, keyFile }. */
+  certFile?: string;
+  /** @deprecated see certFile. */
+  keyFile?: string;
 }
 
 export interface ConsulClientOptions {

@@ -13,6 +13,7 @@ export {
   type ServiceOptions,
   type ResolvedServiceOptions,
   type TlsFiles,
+  type ServiceTlsOptions,
   type HealthCheckKind,
   type JwtOptions,
   type ClientCertificateOptions,

@@ -81,8 +81,8 @@ describe('serve auth flags', () => {
 
   it('keeps Basic with users.txt as the default, and drops it when another method is named without --users', () => {
     assert.deepEqual(authOptions(flags({}), {}), { usersFile: 'users.txt' });
-    assert.deepEqual(authOptions(flags({ clientCa: 'ca.pem' }), {}), { clientCertificates: { caFile: 'ca.pem' } });
-    assert.deepEqual(authOptions(flags({ clientCa: 'ca.pem', users: 'u.txt' }), {}), { usersFile: 'u.txt', clientCertificates: { caFile: 'ca.pem' } });
+    assert.deepEqual(authOptions(flags({ clientCa: 'ca.pem' }), {}), { clientCertificates: { ca: { file: 'ca.pem' } } });
+    assert.deepEqual(authOptions(flags({ clientCa: 'ca.pem', users: 'u.txt' }), {}), { usersFile: 'u.txt', clientCertificates: { ca: { file: 'ca.pem' } } });
     assert.deepEqual(authOptions(flags({ clientCa: 'ca.pem' }), { FAROL_USERS_FILE: 'e.txt' }).usersFile, 'e.txt');
   });
 

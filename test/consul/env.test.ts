@@ -74,9 +74,8 @@ describe('Consul options from the environment (as the consul CLI reads them)', (
         CONSUL_TLS_SERVER_NAME: 'server.dc1.consul:8501',
       }).tls,
       {
-        caFile: '/etc/consul/ca.pem',
-        certFile: '/etc/consul/cli.pem',
-        keyFile: '/etc/consul/cli-key.pem',
+        ca: { file: '/etc/consul/ca.pem' },
+        clientCertificate: { certFile: '/etc/consul/cli.pem', keyFile: '/etc/consul/cli-key.pem' },
         serverName: 'server.dc1.consul',
       },
     );
@@ -89,8 +88,8 @@ describe('Consul options from the environment (as the consul CLI reads them)', (
     const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
     await writeFile(join(caDir, 'a.pem'), pem);
     await writeFile(join(caDir, 'README'), 'not a certificate');
-    assert.equal(consulOptionsFromEnv({ CONSUL_CAPATH: caDir }).tls?.ca, pem);
-    assert.deepEqual(consulOptionsFromEnv({ CONSUL_CAPATH: caDir, CONSUL_CACERT: '/ca.pem' }).tls, { caFile: '/ca.pem' });
+    assert.deepEqual(consulOptionsFromEnv({ CONSUL_CAPATH: caDir }).tls?.ca, { pem });
+    assert.deepEqual(consulOptionsFromEnv({ CONSUL_CAPATH: caDir, CONSUL_CACERT: '/ca.pem' }).tls, { ca: { file: '/ca.pem' } });
   });
 
   it('ignores empty variables, as Consul does', () => {

@@ -62,7 +62,9 @@ describe('service options', () => {
     );
     const authenticator = { scheme: 'basic', challenge: () => 'Basic realm="x"', authenticate: async () => ({ outcome: 'absent' as const }) };
     assert.equal(resolveServiceOptions({ ...valid, authenticators: [authenticator] }).authenticators?.length, 1);
-    assert.equal(resolveServiceOptions({ ...withoutUsers, clientCertificates: { caFile: 'ca.pem' } }).clientCertificates?.caFile, 'ca.pem');
+    assert.deepEqual(resolveServiceOptions({ ...withoutUsers, clientCertificates: { caFile: 'ca.pem' } }).clientCertificates?.ca, { file: 'ca.pem' });
+    assert.deepEqual(resolveServiceOptions({ ...withoutUsers, clientCertificates: { ca: { file: 'ca.pem' } } }).clientCertificates?.ca, { file: 'ca.pem' });
+    assert.deepEqual(resolveServiceOptions({ ...withoutUsers, clientCertificates: { ca: 'PEM' } }).clientCertificates?.ca, { pem: 'PEM' });
     assert.equal(
       resolveServiceOptions({ ...withoutUsers, jwt: { issuer: 'https://idp', audience: 'api', jwksUrl: 'https://idp/jwks' } }).jwt?.issuer,
       'https://idp',

@@ -163,9 +163,11 @@ export function registerCallCommand(program: Command, ctx: CliContext): void {
 
         const client = createClient({
           consul: { ...consulOptionsFromEnv(env), ...(flags.consul ? { address: flags.consul } : {}) },
-          ca: { caFile: flags.ca ?? (env.FAROL_CA || 'certs/ca.pem') },
+          tls: {
+            ca: { file: flags.ca ?? (env.FAROL_CA || 'certs/ca.pem') },
+            ...(who.clientCertificate ? { clientCertificate: who.clientCertificate } : {}),
+          },
           ...(who.provider ? { credentials: who.provider } : {}),
-          ...(who.clientCertificate ? { clientCertificate: who.clientCertificate } : {}),
           ...(flags.serverName ? { serverName: flags.serverName } : {}),
           timeoutMs,
           balancer,
