@@ -13,13 +13,16 @@ import { ConsulClient, type ConsulClientOptions } from '../consul/index.js';
 import { MAX_GO_DURATION_TEXT, tryParseGoDuration } from '../consul-wire/duration.js';
 import { FarolError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import type { TlsMaterial } from '../pki/index.js';
+import { caSourceSchema, toCaSource, type CaSource, type KeyPairSource } from '../pki/index.js';
 
-export interface TlsFiles {
-  certFile: string;
-  keyFile: string;
-  caFile?: string;
-}
+/**
+ * The listener's certificate and key: PEM text ({ certPem, keyPem }) or files ({ certFile, keyFile }),
+ * re-read when they change and on reload(). `ca` (or `caFile`): the CA(s) the certificate must chain
+ * to, checked before a new certificate is used.
+ */
+export type ServiceTlsOptions = KeyPairSource & { ca?: CaSource; caFile?: string };
+/** @deprecated the file form of ServiceTlsOptions. */
+export type TlsFiles = { certFile: string; keyFile: string; caFile?: string };
 
 export type HealthCheckKind = 'https' | 'ttl';
 
@@ -36,7 +39,7 @@ export type JwtOptions = Omit<JwtClaimsOptions, 'realm'> & JwtKeyOptions & { caF
  * handshake; otherwise they may authenticate another way, and an untrusted certificate is a 401.
  */
 export type ClientCertificateOptions = Omit<CertificateAuthenticatorOptions, 'now'> & {
-  ca?: string;
+  ca?: CaSource | string;
   caFile?: string;
   required?: boolean;
 };
@@ -50,7 +53,7 @@ export interface ServiceOptions {
   bind?: string;
   /** Address registered in Consul; default = bind (or 127.0.0.1 if bind is 0.0.0.0 / ::). */
   advertiseAddress?: string;
-  tls: TlsFiles | TlsMaterial;
+  tls: ServiceTlsOptions;
   /**
    * How callers authenticate, at least one: a users file (Basic, realm = the service name),
    * bearer JWTs, client certificates, and authenticators of your own (tried last).
@@ -115,15 +118,16 @@ const milliseconds = (max: number) =>
     .min(0, { error: `must be 0-${max} (milliseconds)` })
     .max(max, { error: `must be 0-${max} (milliseconds)` });
 
-const tlsMaterial = z.object({
-  cert: nonEmpty,
-  key: nonEmpty,
-  ca: z.string().optional(),
-  certFile: z.string(),
-  keyFile: z.string(),
-  caFile: z.string().optional(),
-});
-const tlsFiles = z.object({ certFile: nonEmpty, keyFile: nonEmpty, caFile: nonEmpty.optional() });
+const tlsCa = { ca: caSourceSchema.optional(), caFile: nonEmpty.optional() };
+const tls = z
+  .union([z.object({ certFile: nonEmpty, keyFile: nonEmpty, ...tlsCa }), z.object({ certPem: nonEmpty, keyPem: nonEmpty, ...tlsCa })], {
+    error: 'must be { certFile, keyFile } or { certPem, keyPem }, with an optional ca ({ file } or { pem })',
+  })
+  .transform((value): { keyPair: KeyPairSource; ca?: CaSource } => {
+    const keyPair: KeyPairSource = 'certFile' in value ? { certFile: value.certFile, keyFile: value.keyFile } : { certPem: value.certPem, keyPem: value.keyPem };
+    const ca = value.ca ?? (value.caFile === undefined ? undefined : { file: value.caFile });
+    return { keyPair, ...(ca ? { ca } : {}) };
+  });
 
 const authenticator = z.custom<Authenticator>(
   (value) => typeof (value as Authenticator | null)?.authenticate === 'function' && typeof (value as Authenticator).challenge === 'function',
@@ -142,7 +146,11 @@ const clientCertificates = z
   .custom<ClientCertificateOptions>((value) => typeof value === 'object' && value !== null && !Array.isArray(value), {
     error: 'must be { caFile } or { ca }',
   })
-  .refine((value) => (value.ca === undefined) !== (value.caFile === undefined), { error: 'needs exactly one of ca (PEM) or caFile' });
+  .refine((value) => (value.ca === undefined) !== (value.caFile === undefined), { error: 'needs exactly one of ca (PEM) or caFile' })
+  .refine((value) => value.ca === undefined || typeof value.ca === 'string' || caSourceSchema.safeParse(value.ca).success, {
+    error: 'ca must be PEM text, { pem } or { file }',
+  })
+  .transform(({ ca, caFile, ...rest }) => ({ ...rest, ca: toCaSource(ca ?? { caFile: caFile! }) }));
 
 const requirement = z.custom<AccessRequirement>((value) => typeof value === 'object' && value !== null && !Array.isArray(value), {
   error: 'must be { scopes?, principals?, groups?, kinds? }',
@@ -245,6 +253,3 @@ export function resolveServiceOptions(input: ServiceOptions): ResolvedServiceOpt
   return { ...opts, advertiseAddress };
 }
 
-export function isTlsMaterial(tls: TlsFiles | TlsMaterial): tls is TlsMaterial {
-  return typeof (tls as TlsMaterial).cert === 'string' && typeof (tls as TlsMaterial).key === 'string';
-}

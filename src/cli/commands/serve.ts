@@ -121,7 +121,7 @@ export function authOptions(flags: ServeFlags, env: NodeJS.ProcessEnv): Pick<Ser
     ? { jwksUrl: flags.jwksUrl, issuer: flags.issuer, audience: flags.audience, ...(flags.jwksCa !== undefined ? { caFile: flags.jwksCa } : {}) }
     : undefined;
   const clientCertificates = flags.clientCa !== undefined
-    ? { caFile: flags.clientCa, ...(flags.clientCertRequired === true ? { required: true } : {}) }
+    ? { ca: { file: flags.clientCa }, ...(flags.clientCertRequired === true ? { required: true } : {}) }
     : undefined;
   // Basic auth stays the default, and is on whenever a users file is named.
   const usersFile = flags.users ?? env.FAROL_USERS_FILE ?? (jwt || clientCertificates ? undefined : 'users.txt');
