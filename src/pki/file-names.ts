@@ -24,9 +24,9 @@ export function assertValidClientName(name: string): void {
  * (`cert` gives cert.pem and key.pem). The CA's own names are refused.
  */
 export function leafFileNames(base: string): { cert: string; key: string } {
-  if (!isSafeName(base) || base.endsWith('.pem')) {
+  if (!isSafeName(base) || /(\.pem|-key|\.key)$/.test(base)) {
     throw new FarolError('CONFIG_INVALID', `"${base}" cannot be used as a certificate file name`, {
-      hint: 'give --name a base name without ".pem" (letters, digits, ".", "_" and "-"); it writes <name>.pem and <name>-key.pem',
+      hint: 'give --name a base name (letters, digits, ".", "_" and "-"; not ending in .pem, -key or .key); it writes <name>.pem and <name>-key.pem',
     });
   }
   if (base === 'cert') return { cert: CERT_FILE_NAMES.cert, key: CERT_FILE_NAMES.key };
