@@ -14,6 +14,7 @@ import { MAX_GO_DURATION_TEXT, tryParseGoDuration } from '../consul-wire/duratio
 import { FarolError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { caSourceSchema, toCaSource, type CaSource, type KeyPairSource } from '../pki/index.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_HEADERS_TIMEOUT_MS } from '../pki/tls-policy.js';
 
 /**
  * The listener's certificate and key: PEM text ({ certPem, keyPem }) or files ({ certFile, keyFile }),
@@ -33,7 +34,8 @@ export type HealthCheckKind = 'https' | 'ttl';
 export type JwtOptions = Omit<JwtClaimsOptions, 'realm'> & JwtKeyOptions & { caFile?: string };
 
 /**
- * TLS client certificates (mTLS), verified against `ca` (PEM) or `caFile`, mapped to a principal
+ * TLS client certificates (mTLS), verified against `ca` (a CaSource or PEM text; `caFile` is
+ * `ca: { file }`), re-read when its file changes, and mapped to a principal
  * as createCertificateAuthenticator says. `required` (default: when certificates are the
  * service's only way to authenticate) turns callers without a trusted certificate away at the
  * handshake; otherwise they may authenticate another way, and an untrusted certificate is a 401.
@@ -70,7 +72,23 @@ export interface ServiceOptions {
   consul?: ConsulClient | ConsulClientOptions | false;
   tags?: string[];
   meta?: Record<string, string>;
+  /**
+   * Consul's health check. `kind` defaults to https (Consul calls GET /health), or to ttl, with a
+   * warning, when Consul could not verify the certificate (no subjectAltName naming the advertised
+   * address or a DNS name); an explicit https with such a certificate is a CONFIG_INVALID error.
+   */
   check?: { kind?: HealthCheckKind; interval?: string; timeout?: string; deregisterCriticalAfter?: string; ttl?: string };
+  /**
+   * When client certificates are required at the handshake, GET /health is also served, alone and
+   * without a client certificate, on a second HTTPS port: `port` (default 0, a free port). Consul's
+   * HTTPS check goes there.
+   */
+  health?: { port?: number };
+  /**
+   * Bounds on slow clients (default 15000 ms each): a TLS handshake, and the arrival of a request's
+   * headers, that take longer drop the connection.
+   */
+  timeouts?: { handshakeMs?: number; headersMs?: number };
   /**
    * Graceful drain on stop(): the instance leaves Consul's passing set at once (maintenance mode),
    * then `delayMs` (default 3000) lets watchers see that before the port closes; in-flight
@@ -173,6 +191,13 @@ const metaKey = z
     error: `keys ${RESERVED_META_KEYS.join(', ')} are set by Farol`,
   });
 
+const port = z.number({ error: 'must be 0-65535' }).int({ error: 'must be 0-65535' }).min(0, { error: 'must be 0-65535' }).max(65535, { error: 'must be 0-65535' });
+const timeoutMs = z
+  .number({ error: 'must be 100-3600000 (milliseconds)' })
+  .int({ error: 'must be 100-3600000 (milliseconds)' })
+  .min(100, { error: 'must be 100-3600000 (milliseconds)' })
+  .max(3_600_000, { error: 'must be 100-3600000 (milliseconds)' });
+
 const schema = z
   .strictObject({
     name: z
@@ -183,7 +208,7 @@ const schema = z
     port: z.number({ error: 'must be 0-65535' }).int({ error: 'must be 0-65535' }).min(0, { error: 'must be 0-65535' }).max(65535, { error: 'must be 0-65535' }).default(DEFAULT_PORT),
     bind: nonEmpty.default(DEFAULT_BIND),
     advertiseAddress: nonEmpty.optional(),
-    tls: z.union([tlsMaterial, tlsFiles], { error: 'must be { certFile, keyFile } or loaded TlsMaterial { cert, key }' }),
+    tls,
     usersFile: nonEmpty.optional(),
     authenticators: z.array(authenticator).min(1, { error: 'must hold at least one authenticator' }).optional(),
     jwt: jwt.optional(),
@@ -198,11 +223,18 @@ const schema = z
       .default({}),
     check: z
       .strictObject({
-        kind: z.enum(['https', 'ttl'], { error: "must be 'https' or 'ttl'" }).default('https'),
+        kind: z.enum(['https', 'ttl'], { error: "must be 'https' or 'ttl'" }).optional(),
         interval: goDuration(true).default('10s'),
         timeout: goDuration(false).default('5s'),
         deregisterCriticalAfter: goDuration(false).default('1m'),
         ttl: goDuration(true).default('15s'),
+      })
+      .prefault({}),
+    health: z.strictObject({ port: port.default(0) }).prefault({}),
+    timeouts: z
+      .strictObject({
+        handshakeMs: timeoutMs.default(DEFAULT_HANDSHAKE_TIMEOUT_MS),
+        headersMs: timeoutMs.default(DEFAULT_HEADERS_TIMEOUT_MS),
       })
       .prefault({}),
     drain: z

@@ -37,6 +37,8 @@ export interface RegistrationInput {
     ttl: string;
     /** The name Consul verifies the certificate against (see checkServerName). */
     tlsServerName?: string;
+    /** The port Consul's HTTPS check calls: the health listener's, when there is one; default `port`. */
+    port?: number;
   };
 }
 
@@ -56,7 +58,7 @@ export function buildRegistration(input: RegistrationInput): AgentServiceRegistr
       : {
           ...base,
           Name: `${input.name} HTTPS health`,
-          HTTP: `https://${hostPort(input.address, input.port)}/health`,
+          HTTP: `https://${hostPort(input.address, check.port ?? input.port)}/health`,
           Method: 'GET',
           Interval: check.interval,
           Timeout: check.timeout,

@@ -24,7 +24,10 @@ describe('service options', () => {
     assert.equal(resolved.advertiseAddress, '127.0.0.1');
     assert.deepEqual(resolved.tags, []);
     assert.deepEqual(resolved.meta, {});
-    assert.deepEqual(resolved.check, { kind: 'https', interval: '10s', timeout: '5s', deregisterCriticalAfter: '1m', ttl: '15s' });
+    // kind is decided from the certificate when the service is created (see planHealthCheck).
+    assert.deepEqual(resolved.check, { interval: '10s', timeout: '5s', deregisterCriticalAfter: '1m', ttl: '15s' });
+    assert.deepEqual(resolved.health, { port: 0 });
+    assert.deepEqual(resolved.timeouts, { handshakeMs: 15_000, headersMs: 15_000 });
     assert.deepEqual(resolved.drain, { delayMs: 3000, timeoutMs: 30_000 });
     assert.deepEqual(resolved.keepRegistered, { intervalMs: 2000 });
   });

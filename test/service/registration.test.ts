@@ -71,6 +71,12 @@ describe('Consul registration', () => {
     assert.ok(!('TLSServerName' in buildRegistration(input()).Check!));
   });
 
+  it("sends the HTTPS check to the health listener's port when there is one, keeping the service's port", () => {
+    const registration = buildRegistration(input({ port: 8443, check: { ...input().check, port: 9443 } }));
+    assert.equal(registration.Port, 8443);
+    assert.equal(registration.Check?.HTTP, 'https://127.0.0.1:9443/health');
+  });
+
   it('brackets an IPv6 address in the check URL', () => {
     assert.equal(buildRegistration(input({ address: '::1', port: 8443 })).Check?.HTTP, 'https://[::1]:8443/health');
   });
