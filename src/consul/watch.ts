@@ -1,6 +1,6 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { FarolError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { longSleep } from '../timers/long-timeout.js';
 import { backoffDelay } from './backoff.js';
 import type { BackoffOptions } from './backoff.js';
 import { nextBlockingIndex } from './blocking-index.js';
@@ -50,11 +50,8 @@ function asFarolError(error: unknown): FarolError {
 /** Waits `ms`, or less if the signal aborts; never throws. */
 async function pause(ms: number, signal: AbortSignal): Promise<void> {
   if (ms <= 0 || signal.aborted) return;
-  try {
-    await sleep(ms, undefined, { signal });
-  } catch {
-    // aborted: the loop checks the signal next
-  }
+  // Chained: a backoff or rate limit configured beyond 2^31-1 ms must not become a 1 ms loop.
+  await longSleep(ms, { signal });
 }
 
 /**

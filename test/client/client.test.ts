@@ -54,6 +54,18 @@ describe('client without a reachable Consul', () => {
   });
 });
 
+describe('client timer bounds', () => {
+  it('refuses a timeout or deadline beyond 2^31-1 ms (24.8 days), which setTimeout would turn into 1 ms', () => {
+    for (const bounds of [{ timeoutMs: 2 ** 31 }, { deadlineMs: 7_200_000_000 }]) {
+      assert.throws(
+        () => createClient({ consul: { address: '127.0.0.1:1' }, ...bounds } as Parameters<typeof createClient>[0]),
+        (error: unknown) => isFarolError(error, 'CONFIG_INVALID') && /must be at most 2147483647 \(24\.8 days\)/.test(error.message),
+        JSON.stringify(bounds),
+      );
+    }
+  });
+});
+
 describeWithConsul('client against a real Consul agent', (getAgent) => {
   let pki: TestPki;
   let consul: ConsulClient;

@@ -14,6 +14,8 @@ import {
 } from '../../client/index.js';
 import { consulOptionsFromEnv } from '../../consul/index.js';
 import { FarolError } from '../../errors.js';
+import { MAX_TIMER_DELAY_MS } from '../../timers/long-timeout.js';
+import { parseDurationFlag } from '../duration-flag.js';
 import { ExitCode, type ExitCodeValue } from '../exit-codes.js';
 import { callCredentials, type CallCredentials, type CredentialFlags } from './call-credentials.js';
 import { action, type CliContext } from '../run.js';
@@ -75,19 +77,9 @@ export function parseHeaderFlag(text: string): [name: string, value: string] {
   return [name, value];
 }
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
-
-/** Parses a duration such as '10s', '500ms' or '2m' into milliseconds. */
+/** --timeout: a Go duration such as '10s', '500ms' or '2m', in milliseconds, at most setTimeout's 2^31-1 ms. */
 export function parseTimeoutFlag(text: string): number {
-  const match = DURATION.exec(text.trim());
-  const ms = match ? Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS] : NaN;
-  if (!(ms > 0)) {
-    throw new FarolError('CONFIG_INVALID', `--timeout ${JSON.stringify(text)} is not a positive duration`, {
-      hint: 'write it with a unit, e.g. --timeout 10s or --timeout 500ms',
-    });
-  }
-  return ms;
+  return parseDurationFlag('timeout', text, { sign: 'positive', maxMs: MAX_TIMER_DELAY_MS, example: '10s or 500ms' });
 }
 
 function summary(result: CallResult): string {
