@@ -5,7 +5,6 @@ import { ConsulClient, consulOptionsFromEnv, type ConsulClientOptions } from '..
 import { FarolError } from '../errors.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { MAX_TIMER_DELAY_MS } from '../timers/long-timeout.js';
-import { MAX_TIMER_DELAY_MS } from '../timers/long-timeout.js';
 import { createClientTlsProvider, isCaSource, isKeyPairSource, toCaSource, type CaSource, type ClientTlsState, type KeyPairSource, type TlsProvider } from '../pki/index.js';
 import { createBalancer, DEFAULT_BALANCER, type Balancer, type BalancerKind } from './balancer.js';
 import { createDiscovery } from './discovery.js';
@@ -390,18 +389,6 @@ export function createClient(opts: ClientOptions): FarolClient {
 
 /** Failures that happen before any byte of the request can have reached the instance. */
 const NEVER_SENT = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
-
-/**
- * A per-try timeout or a deadline: a try's timer, a Retry-After rest and the retry pauses all stay
- * within it, so bounding it at setTimeout's 2^31-1 ms (24.8 days) keeps every client timer honest.
- */
-function timerMs(value: number, name: string, hint: string): number {
-  positive(value, name, hint);
-  if (value > MAX_TIMER_DELAY_MS) {
-    throw new FarolError('CONFIG_INVALID', `${name} must be at most ${MAX_TIMER_DELAY_MS} (24.8 days), got ${String(value)}`, { hint });
-  }
-  return value;
-}
 
 /**
  * A per-try timeout or a deadline: a try's timer, a Retry-After rest and the retry pauses all stay

@@ -3,7 +3,6 @@ import { FarolError, isFarolError } from '../errors.js';
 import { loadCaSource, loadKeyPairSource, toCaSource } from '../pki/index.js';
 import { silentLogger } from '../log/logger.js';
 import { clampTimerDelay } from '../timers/long-timeout.js';
-import { clampTimerDelay } from '../timers/long-timeout.js';
 import type { Logger } from '../log/logger.js';
 import { DEFAULT_CONSUL_ADDRESS, parseConsulAddress } from './address.js';
 import type { ConsulEndpoint } from './address.js';
