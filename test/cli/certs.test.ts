@@ -228,6 +228,9 @@ describe('farol certs issue, renew and show', () => {
     }
     const overCa = await farol('certs', 'issue', '--dir', dir, '--name', 'ca', '--force');
     assert.equal(overCa.exitCode, ExitCode.USAGE);
+    const twoClients = await farol('certs', 'issue', '--dir', dir, '--client', 'bob', '--client', 'carol');
+    assert.equal(twoClients.exitCode, ExitCode.USAGE);
+    assert.match(twoClients.stderr, /one client per certs issue/);
     const both = await farol('certs', 'issue', '--dir', dir, '--client', 'bob', '--host', 'api1');
     assert.equal(both.exitCode, ExitCode.USAGE);
     assert.match(both.stderr, /^farol: A certificate is either for a server .* or for a client .*\nhint: /);
@@ -255,6 +258,17 @@ describe('farol certs issue, renew and show', () => {
     const renewed = new X509Certificate(await readFile(join(dir, 'client-old.pem')));
     assert.equal(renewed.subjectAltName, 'URI:spiffe://farol.local/client/old');
     assert.ok(new Date(renewed.validTo).getTime() > Date.now() + 300 * 86_400_000);
+  });
+
+  it('renew exits 8 when a certificate near expiry cannot be renewed (its key is missing), after saying which', async () => {
+    const ca = { certPem: await readFile(join(dir, 'ca.pem'), 'utf8'), keyPem: await readFile(join(dir, 'ca-key.pem'), 'utf8') };
+    const notAfter = new Date(Date.now() + 2 * 86_400_000);
+    const orphan = await issueCertificate(ca, { commonName: 'orphan', usage: 'server', dnsNames: ['orphan'], notBefore: new Date(notAfter.getTime() - 90 * 86_400_000), notAfter });
+    await writeFile(join(dir, 'orphan.pem'), orphan.certPem);
+    const run = await farol('certs', 'renew', '--dir', dir);
+    assert.equal(run.exitCode, ExitCode.CERTIFICATES);
+    assert.match(run.stdout, /^NOT renewed .*orphan\.pem \(CN=orphan\): expires in 1 day .* but its key file .*orphan-key\.pem does not exist: issue a new one with farol certs issue$/m);
+    assert.match(run.stderr, /^farol: 1 certificate near expiry could not be renewed\nhint: /);
   });
 
   it('renew rejects a window that is neither Nd nor a Go duration, naming the flag', async () => {

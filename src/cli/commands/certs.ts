@@ -49,6 +49,11 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
+function oneClient(value: string, previous: string | undefined): string {
+  if (previous !== undefined) throw new InvalidArgumentError('one client per certs issue: run it once for each client');
+  return value;
+}
+
 function validityDays(value: string): number {
   const days = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(days) || days < 1 || days > MAX_VALIDITY_DAYS) {
@@ -162,7 +167,7 @@ export function registerCertsCommand(program: Command, ctx: CliContext): void {
     .option('--dir <dir>', 'directory holding the CA (ca.pem, ca-key.pem)', 'certs')
     .option('--host <name>', 'a DNS name or IP address the server certificate also answers to (repeatable); localhost, 127.0.0.1 and ::1 are always in', collect)
     .option('--service <name>', 'add <name>.service.consul to the server certificate (repeatable)', collect)
-    .option('--client <name>', 'issue a client certificate client-<name>.pem instead, identity spiffe://farol.local/client/<name>')
+    .option('--client <name>', 'issue a client certificate client-<name>.pem instead, identity spiffe://farol.local/client/<name>', oneClient)
     .option('--out <dir>', 'directory to write the certificate and key to (default: --dir)')
     .option('--name <base>', 'write <base>.pem and <base>-key.pem (default: cert.pem and key.pem, or client-<name>.pem and client-<name>-key.pem)')
     .option('--days <n>', 'validity in days (default 365; never past the CA\'s expiry)', validityDays)
