@@ -44,6 +44,8 @@ export interface WatchUsersFileOptions {
   debounceMs?: number;
   /** How often the file's stat (inode, size, times) is compared, for filesystems where fs.watch misses changes. Default 1 s. */
   pollIntervalMs?: number;
+  /** Also use fs.watch (default true); false leaves the poll alone, as on filesystems where watching sees nothing. */
+  fsWatch?: boolean;
 }
 
 export const USERS_RELOAD_DEBOUNCE_MS = 100;
@@ -186,17 +188,20 @@ export async function watchUsersFile(path: string, opts: WatchUsersFileOptions =
 
   const name = basename(path);
   let watcher: FSWatcher | undefined;
-  try {
-    watcher = watch(dirname(resolve(path)), { persistent: false }, (_event, filename) => {
-      if (filename === null || filename === name) schedule();
-    });
-    // Without a working watch (inotify limits, a folder that went away) the poll carries on alone.
-    watcher.on('error', () => {
-      watcher?.close();
+  if (opts.fsWatch !== false) {
+    try {
+      const folderWatch = watch(dirname(resolve(path)), { persistent: false }, (_event, filename) => {
+        if (filename === null || filename === name) schedule();
+      });
+      // Without a working watch (inotify limits, a folder that went away) the poll carries on alone.
+      folderWatch.on('error', () => {
+        folderWatch.close();
+        watcher = undefined;
+      });
+      watcher = folderWatch;
+    } catch {
       watcher = undefined;
-    });
-  } catch {
-    watcher = undefined;
+    }
   }
 
   let polling = false;

@@ -135,6 +135,28 @@ describe('attempt limiter: the real user is not locked out', () => {
     assert.deepEqual(refusal(limiter.admit(pair)), { by: 'pair', ms: 2_000 });
   });
 
+  it("forgets a user's trusted pairs when told its credentials changed, so the user name's lock applies there again", () => {
+    const { limiter } = limiterAt();
+    succeed(limiter, { address: '192.0.2.10', username: 'bob' });
+    succeed(limiter, { address: '192.0.2.11', username: 'bob' });
+    succeed(limiter, { address: '192.0.2.10', username: 'alice' });
+    for (let i = 1; i <= 5; i += 1) fail(limiter, { address: `203.0.113.${i}`, username: 'bob' });
+    assert.ok(limiter.admit({ address: '192.0.2.10', username: 'bob' }).admitted, 'trusted before the change');
+
+    assert.equal(limiter.forgetTrust(['bob', 'nobody']), 2);
+    assert.equal(refusal(limiter.admit({ address: '192.0.2.10', username: 'bob' }))?.by, 'user');
+    assert.equal(refusal(limiter.admit({ address: '192.0.2.11', username: 'bob' }))?.by, 'user');
+    assert.ok(limiter.admit({ address: '192.0.2.10', username: 'alice' }).admitted, "another user's trust is kept");
+    assert.equal(limiter.forgetTrust([]), 0);
+  });
+
+  it('forgets the trust of a user name held as a digest (longer than 64 characters) too', () => {
+    const { limiter } = limiterAt();
+    const long = 'x'.repeat(100);
+    succeed(limiter, { address: '192.0.2.10', username: long });
+    assert.equal(limiter.forgetTrust([long]), 1);
+  });
+
   it('forgets the trust after its TTL', () => {
     const { limiter, advance } = limiterAt({ trustedPairTtlMs: 10 * MINUTE });
     succeed(limiter, { address: '192.0.2.10', username: 'alice' });

@@ -161,4 +161,19 @@ describe('limited authenticator', () => {
     time += 1_000;
     assert.equal((await second.authenticate(login('alice:wonderland', '192.0.2.7'))).outcome, 'authenticated');
   });
+
+  it("forgets the trusted pairs of users a reload revoked: bob's old address no longer dodges his user name's lock", async () => {
+    const limiter = createAttemptLimiter({ now: () => 0 });
+    const listeners: ((change: { generation: number; users: number; revoked: string[] }) => void)[] = [];
+    const source = { onChange: (listener: (typeof listeners)[number]) => (listeners.push(listener), () => undefined) };
+    const bobUsers = parseUsersFile(`bob:${await hashPassword('builder')}\n`, 'users.txt');
+    const inner = createBasicAuthenticator({ users: bobUsers, realm: 'orders', cache: false });
+    const limited = createLimitedAuthenticator(inner, { limiter, attemptOf: basicAttempt, users: source });
+    assert.equal((await limited.authenticate(login('bob:builder', '192.0.2.20'))).outcome, 'authenticated');
+    for (let i = 1; i <= 5; i += 1) assert.equal((await limited.authenticate(login('bob:guess', `203.0.113.${i}`))).outcome, 'rejected');
+    assert.equal((await limited.authenticate(login('bob:guess', '192.0.2.20'))).outcome, 'rejected', 'the trusted pair is not locked');
+
+    for (const listener of listeners) listener({ generation: 1, users: 1, revoked: ['bob'] });
+    assert.equal((await limited.authenticate(login('bob:guess', '192.0.2.20'))).outcome, 'limited', 'no trust left: the user lock applies');
+  });
 });

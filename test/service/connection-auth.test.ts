@@ -43,4 +43,16 @@ describe('connection auth (what a keep-alive connection last authenticated as)',
     assert.deepEqual(memo.principalOf(connection, chain, undefined), machine);
     assert.equal(memo.principalOf(connection, chain, 'Bearer abc'), undefined);
   });
+
+  it('forgets what a connection authenticated as once the credentials generation moves (a users file reload)', () => {
+    let generation = 0;
+    const memo = createConnectionAuth(1000, () => 0, () => generation);
+    const connection = {};
+    memo.remember(connection, chain, 'Basic Ym9iOnB3', { kind: 'user', id: 'bob' });
+    assert.deepEqual(memo.principalOf(connection, chain, 'Basic Ym9iOnB3'), { kind: 'user', id: 'bob' });
+    generation = 1;
+    assert.equal(memo.principalOf(connection, chain, 'Basic Ym9iOnB3'), undefined, 'the chain runs again, against the new users');
+    memo.remember(connection, chain, 'Basic Ym9iOnB3', { kind: 'user', id: 'bob' });
+    assert.deepEqual(memo.principalOf(connection, chain, 'Basic Ym9iOnB3'), { kind: 'user', id: 'bob' }, 'remembered again under the new generation');
+  });
 });
