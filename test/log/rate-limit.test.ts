@@ -31,7 +31,12 @@ function run(opts: LineRateLimitOptions, steps: { key: string; dt: number }[], w
       count(step.key, now);
       if (decision.countedAs === OVERFLOW_KEY) count(OVERFLOW_KEY, now);
     }
-    if (step.dt % 7 === 0) for (const summary of limiter.flush(now)) (count(summary.key, now), summaries.push(summary));
+    if (step.dt % 7 === 0) {
+      for (const summary of limiter.flush(now)) {
+        count(summary.key, now);
+        summaries.push(summary);
+      }
+    }
   }
   summaries.push(...limiter.flush(Infinity));
   return { written, summaries, writtenLines, limiter };
