@@ -5,7 +5,7 @@ import { ConsulClient, consulOptionsFromEnv, type ConsulClientOptions } from '..
 import { FarolError } from '../errors.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { MAX_TIMER_DELAY_MS } from '../timers/long-timeout.js';
-import { createClientTlsProvider, isCaSource, isKeyPairSource, toCaSource, type CaSource, type ClientTlsState, type KeyPairSource, type TlsProvider } from '../pki/index.js';
+import { createClientTlsProvider, isCaSource, isKeyPairSource, loadCaSourceSync, loadKeyPairSourceSync, toCaSource, type CaSource, type ClientTlsState, type KeyPairSource, type TlsProvider } from '../pki/index.js';
 import { createBalancer, DEFAULT_BALANCER, type Balancer, type BalancerKind } from './balancer.js';
 import { createDiscovery } from './discovery.js';
 import type { ServedSetOptions } from './served-set.js';
@@ -415,8 +415,9 @@ function tryTimeout(timeoutMs: number, deadline: number): number {
 }
 
 /**
- * The TLS sources of the options (tls, or the earlier ca and clientCertificate), checked for shape
- * now; the files are read at the first call, and again when they change.
+ * The TLS sources of the options (tls, or the earlier ca and clientCertificate), read and checked
+ * now, so a missing file or a bad certificate surfaces at creation; the provider reads them again
+ * at the first call and whenever they change.
  */
 function clientTlsSources(opts: ClientOptions): ClientTlsOptions {
   const hint = 'pass tls: { ca: { file: "certs/ca.pem" } } (or { pem: "-----BEGIN CERTIFICATE-----..." })';
@@ -429,6 +430,7 @@ function clientTlsSources(opts: ClientOptions): ClientTlsOptions {
   if (typeof opts.ca === 'string' && !opts.ca.includes('-----BEGIN CERTIFICATE-----')) {
     throw new FarolError('CONFIG_INVALID', 'the ca option is not a PEM certificate', { hint: 'pass the PEM text of the CA, or { caFile: "certs/ca.pem" }' });
   }
+  loadCaSourceSync(ca);
   const given = opts.tls?.clientCertificate ?? opts.clientCertificate;
   if (given === undefined) return { ca };
   const clientCertificate: KeyPairSource = 'cert' in given ? { certPem: given.cert, keyPem: given.key } : given;
@@ -437,6 +439,7 @@ function clientTlsSources(opts: ClientOptions): ClientTlsOptions {
       hint: 'farol certs init --client <name> writes client-<name>.pem and client-<name>-key.pem',
     });
   }
+  loadKeyPairSourceSync(clientCertificate);
   return { ca, clientCertificate };
 }
 

@@ -7,7 +7,7 @@ export { serverSubjectAltNames, clientSubjectAltNames, CLIENT_TRUST_DOMAIN } fro
 export { CERT_FILE_NAMES, clientCertFileNames } from './file-names.js';
 export { initCertificates } from './init.js';
 export type { InitCertificatesOptions, InitCertificatesResult } from './init.js';
-export { loadServerTls, loadCaBundle, loadCaSource, loadCaSourceSync, loadKeyPairSource, checkCaPem, checkKeyPairPem } from './load.js';
+export { loadServerTls, loadCaBundle, loadCaSource, loadCaSourceSync, loadKeyPairSource, loadKeyPairSourceSync, checkCaPem, checkKeyPairPem } from './load.js';
 export type { TlsMaterial, ServerTlsFiles, LoadedCa, LoadedKeyPair, KeyPairProblem } from './load.js';
 export { caSourceSchema, keyPairSourceSchema, isCaSource, isKeyPairSource, sourceFiles, toCaSource } from './sources.js';
 export type { CaSource, KeyPairSource } from './sources.js';

@@ -228,6 +228,16 @@ export async function loadKeyPairSource(source: KeyPairSource, opts: { ca?: Load
   return checkKeyPairPem(source.certPem, source.keyPem, undefined, opts);
 }
 
+/** As loadKeyPairSource, reading files synchronously: for options checked by a synchronous constructor. */
+export function loadKeyPairSourceSync(source: KeyPairSource, opts: { ca?: LoadedCa; now?: Date } = {}): LoadedKeyPair {
+  if ('certFile' in source) {
+    const certPem = readPemFileSync(source.certFile, 'certificate');
+    const keyPem = readPemFileSync(source.keyFile, 'private key');
+    return checkKeyPairPem(certPem, keyPem, { cert: fileOrigin(source.certFile, 'certificate'), key: fileOrigin(source.keyFile, 'private key') }, opts);
+  }
+  return checkKeyPairPem(source.certPem, source.keyPem, undefined, opts);
+}
+
 function joinPem(pem: string | string[]): string {
   return typeof pem === 'string' ? pem : pem.join('\n');
 }

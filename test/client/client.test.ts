@@ -24,6 +24,16 @@ import {
   type TestServer,
 } from './fixtures.js';
 
+function thrown(run: () => unknown): FarolError {
+  try {
+    run();
+  } catch (error) {
+    assert.ok(isFarolError(error), `expected a FarolError, got ${String(error)}`);
+    return error;
+  }
+  return assert.fail('expected a FarolError to be thrown');
+}
+
 async function rejection(promise: Promise<unknown>): Promise<FarolError> {
   try {
     await promise;
@@ -312,20 +322,22 @@ describeWithConsul('client against a real Consul agent', (getAgent) => {
     assert.equal(server.requests.length, 0);
   });
 
-  it('rejects a client certificate whose files are missing, or whose key does not match, with CERT_MISSING / CERT_INVALID', async () => {
-    const service = uniqueServiceName('mtls');
+  it('refuses, at creation, a client certificate whose files are missing, or whose key does not match, with CERT_MISSING / CERT_INVALID', async () => {
     const missing = join(logDir.path, 'no-such-client.pem');
-    const absent = await rejection(client({ clientCertificate: { certFile: missing, keyFile: `${missing}.key` } }).call(service));
+    const absent = thrown(() => client({ clientCertificate: { certFile: missing, keyFile: `${missing}.key` } }));
     assert.equal(absent.code, 'CERT_MISSING');
     assert.ok(absent.message.includes(missing), absent.message);
     assert.ok(absent.hint);
 
     const one = await issueCertificate(pki.ca, { commonName: 'one', usage: 'client' });
     const other = await issueCertificate(pki.ca, { commonName: 'other', usage: 'client' });
-    const mismatched = await rejection(client({ clientCertificate: { cert: one.certPem, key: other.keyPem } }).call(service));
+    const mismatched = thrown(() => client({ tls: { ca: { pem: pki.ca.certPem }, clientCertificate: { certPem: one.certPem, keyPem: other.keyPem } }, ca: undefined }));
     assert.equal(mismatched.code, 'CERT_INVALID');
-    const garbage = await rejection(client({ clientCertificate: { cert: 'not a certificate', key: one.keyPem } }).call(service));
+    const garbage = thrown(() => client({ clientCertificate: { cert: 'not a certificate', key: one.keyPem } }));
     assert.equal(garbage.code, 'CERT_INVALID');
+    const noCa = thrown(() => client({ tls: { ca: { file: missing } }, ca: undefined }));
+    assert.equal(noCa.code, 'CERT_MISSING');
+    assert.ok(noCa.message.includes(missing), noCa.message);
   });
 
   /** A provider handing out Bearer t1, t2, ...; `invalidate` drops the current one. */
