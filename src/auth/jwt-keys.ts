@@ -11,6 +11,7 @@ import {
 } from 'jose';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { FarolError } from '../errors.js';
+import { clampTimerDelay } from '../timers/long-timeout.js';
 import { loadCaSourceSync, toCaSource, type CaSource } from '../pki/index.js';
 
 /** The algorithms accepted when none are configured (asymmetric keys). */
@@ -300,7 +301,8 @@ function remoteKeys(opts: RemoteJwksOptions, algorithms: string[]): JwtKeys {
   }
   const cooldownMs = checkDuration('jwksCooldownMs', opts.jwksCooldownMs, DEFAULT_JWKS_COOLDOWN_MS);
   const cacheMaxAgeMs = checkDuration('jwksCacheMaxAgeMs', opts.jwksCacheMaxAgeMs, DEFAULT_JWKS_CACHE_MAX_AGE_MS);
-  const timeoutMs = Math.round(checkDuration('jwksTimeoutMs', opts.jwksTimeoutMs, DEFAULT_JWKS_TIMEOUT_MS));
+  // Clamped to 2^31-1 ms: jose's fetch timer would fire after 1 ms beyond that.
+  const timeoutMs = Math.round(clampTimerDelay(checkDuration('jwksTimeoutMs', opts.jwksTimeoutMs, DEFAULT_JWKS_TIMEOUT_MS)));
   const ca = opts.ca === undefined ? undefined : loadCaSourceSync(toCaSource(opts.ca)).pem;
   const agent = new Agent({ connect: { minVersion: 'TLSv1.2', ...(ca === undefined ? {} : { ca }) } });
   const remote = createRemoteJWKSet(url, {

@@ -3,6 +3,7 @@ import { Agent, request } from 'undici';
 import { FarolError, type ErrorCode } from '../errors.js';
 import { CONNECTION_FAILURES, errorCode, TIMEOUT_CODES } from '../net-errors.js';
 import type { Logger } from '../log/logger.js';
+import { MAX_TIMER_DELAY_MS } from '../timers/long-timeout.js';
 import { loadCaSourceSync, toCaSource, type CaSource } from '../pki/index.js';
 import type { CredentialProvider } from './credentials.js';
 import { parseJson, parseOAuthError, parseTokenResponse, printable, tokenSchedule, type OAuthErrorResponse } from './token-response.js';
@@ -326,7 +327,8 @@ function checkOptions(opts: OAuth2ClientCredentialsOptions): CheckedOptions {
     resource,
     authMethod,
     refreshSkewSec: nonNegative(opts.refreshSkewSec ?? DEFAULT_REFRESH_SKEW_SEC, 'refreshSkewSec', 'pass e.g. 30 (seconds)'),
-    timeoutMs: positive(opts.timeoutMs ?? DEFAULT_TOKEN_REQUEST_TIMEOUT_MS, 'timeoutMs', 'pass e.g. 10000 (10 s)'),
+    // At most 2^31-1 ms: AbortSignal.timeout() would fire after 1 ms beyond that.
+    timeoutMs: positive(Math.min(opts.timeoutMs ?? DEFAULT_TOKEN_REQUEST_TIMEOUT_MS, MAX_TIMER_DELAY_MS), 'timeoutMs', 'pass e.g. 10000 (10 s)'),
     failureBackoffMs: nonNegative(opts.failureBackoffMs ?? DEFAULT_FAILURE_BACKOFF_MS, 'failureBackoffMs', 'pass e.g. 500'),
     maxFailureBackoffMs: nonNegative(opts.maxFailureBackoffMs ?? DEFAULT_MAX_FAILURE_BACKOFF_MS, 'maxFailureBackoffMs', 'pass e.g. 10000'),
     ca,

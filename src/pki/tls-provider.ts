@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { FarolError, isFarolError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { clampTimerDelay } from '../timers/long-timeout.js';
 import { loadCaSource, loadKeyPairSource, type LoadedCa, type LoadedKeyPair } from './load.js';
 import { sourceFiles, type CaSource, type KeyPairSource } from './sources.js';
 
@@ -207,7 +208,7 @@ class FileTlsProvider<T> implements TlsProvider<T> {
       }
     }
     const intervalMs = this.opts.pollIntervalMs ?? DEFAULT_TLS_POLL_INTERVAL_MS;
-    this.pollTimer = setInterval(() => void this.poll(), intervalMs);
+    this.pollTimer = setInterval(() => void this.poll(), Math.max(1, clampTimerDelay(intervalMs))); // options are ms: at most 2^31-1
     this.pollTimer.unref();
   }
 
@@ -229,7 +230,7 @@ class FileTlsProvider<T> implements TlsProvider<T> {
       if (this.queuedFromFiles) return;
       this.queuedFromFiles = true;
       void this.enqueue('file');
-    }, this.opts.debounceMs ?? DEFAULT_DEBOUNCE_MS);
+    }, clampTimerDelay(this.opts.debounceMs ?? DEFAULT_DEBOUNCE_MS));
     this.debounceTimer.unref();
   }
 
@@ -279,7 +280,7 @@ class FileTlsProvider<T> implements TlsProvider<T> {
       const leftMs = this.pendingSince + settleMs - now;
       if (leftMs > 0) {
         clearTimeout(this.settleTimer);
-        this.settleTimer = setTimeout(() => void this.enqueue('settle'), leftMs);
+        this.settleTimer = setTimeout(() => void this.enqueue('settle'), clampTimerDelay(leftMs));
         this.settleTimer.unref();
         return { status: 'pending', error };
       }
