@@ -5,7 +5,7 @@
  * to verify, by Go's rules (see go-hostname.ts); verification is never turned off.
  */
 import { STATUS_CODES } from 'node:http';
-import { connect } from 'node:net';
+import { connect, isIP } from 'node:net';
 import { Agent, request } from 'undici';
 import { clampTimerDelay } from '../timers/long-timeout.js';
 import type { CheckDefinition } from './catalog.js';
@@ -57,12 +57,14 @@ function errorText(error: unknown, url: URL, serverName: string | undefined): st
 async function httpProbe(check: CheckDefinition, ca: string | undefined): Promise<ProbeResult> {
   const url = check.http as string;
   const method = check.method ?? 'GET';
+  const serverName = check.tlsServerName;
   const dispatcher = new Agent({
     connect: {
       ...(ca ? { ca } : {}),
-      ...(check.tlsServerName ? { servername: check.tlsServerName } : {}),
+      // An IP is not a TLS server name (RFC 6066): Go then sends no SNI, and verifies the IP.
+      ...(serverName && isIP(serverName) === 0 ? { servername: serverName } : {}),
       // Consul (Go) verifies subjectAltName only; Node would accept a CN-only certificate.
-      checkServerIdentity: goCheckServerIdentity,
+      checkServerIdentity: (host: string, peer: { raw: Buffer }) => goCheckServerIdentity(serverName || host, peer),
     },
     pipelining: 0,
   });

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { createCertificateAuthority, issueCertificate, type PemPair } from '../../src/pki/index.js';
 import { goCheckServerIdentity, goHostnameError } from '../../src/registry/go-hostname.js';
 import { networkProbe } from '../../src/registry/probes.js';
@@ -62,6 +63,36 @@ describe("the registry's host name verification (Go's rules)", () => {
     assert.equal(error.code, 'ERR_TLS_CERT_ALTNAME_INVALID');
     assert.equal(error.reason, 'x509: certificate relies on legacy Common Name field, use SANs instead');
     assert.equal(goCheckServerIdentity('localhost', { raw: ipAndDns.raw }), undefined);
+  });
+});
+
+describe("the registry's HTTPS check with an IP as TLSServerName", () => {
+  it('verifies the IP against the IP SANs, sending it as no SNI name (RFC 6066), as Go does', async () => {
+    const ca = await createCertificateAuthority({ commonName: 'probe CA' });
+    const leaf = await issueCertificate(ca, { commonName: 'api', usage: 'server', ipAddresses: ['127.0.0.1'] });
+    let sni: string | false | undefined;
+    const server = createServer({ cert: leaf.certPem, key: leaf.keyPem }, (req, res) => {
+      sni = (req.socket as TLSSocket).servername;
+      res.end('ok');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/health`;
+      const check: CheckDefinition = { ...ttlCheck('h'), type: 'http', http: url, method: 'GET', intervalMs: 1000, ttlMs: 0, timeoutMs: 2000, tlsServerName: '127.0.0.1' };
+      assert.equal((await networkProbe(ca.certPem)(check)).status, 'passing');
+      const other: CheckDefinition = { ...check, tlsServerName: '10.0.0.1' };
+      assert.match((await networkProbe(ca.certPem)(other)).output, /x509: certificate is valid for 127\.0\.0\.1, not 10\.0\.0\.1$/);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(sni, false);
+      assert.deepEqual(warnings.map((warning) => warning.message), []);
+    } finally {
+      process.off('warning', onWarning);
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 
