@@ -56,6 +56,30 @@ describe('instance pools and mutual TLS', () => {
       await server.close();
     }
   });
+
+  it('uses new TLS material for new connections after setTls, and closes the pools made before', async () => {
+    const pki = await createTestPki();
+    const [first, second] = await Promise.all([
+      issueCertificate(pki.ca, { commonName: 'caller-before', usage: 'client' }),
+      issueCertificate(pki.ca, { commonName: 'caller-after', usage: 'client' }),
+    ]);
+    const server = await startHttpsServer(pki.server, answerWithInstance('x'), { requireClientCertificate: { ca: pki.ca.certPem } });
+    const pools = new InstancePools({ ca: pki.ca.certPem, connectTimeoutMs: 5000, clientCertificate: { cert: first.certPem, key: first.keyPem } });
+    const target = { instance: { address: '127.0.0.1', port: server.port }, serverName: undefined };
+    try {
+      const before = pools.poolFor(target);
+      await (await before.request({ method: 'GET', path: '/' })).body.text();
+      pools.setTls({ ca: pki.ca.certPem, clientCertificate: { cert: second.certPem, key: second.keyPem } });
+      const after = pools.poolFor(target);
+      assert.notEqual(after, before, 'a new pool');
+      assert.equal(before.closed, true, 'the old pool takes no more requests');
+      await (await after.request({ method: 'GET', path: '/' })).body.text();
+      assert.deepEqual(server.requests.map((request) => request.clientCertificateCn), ['caller-before', 'caller-after']);
+    } finally {
+      await pools.close();
+      await server.close();
+    }
+  });
 });
 
 describe('one exchange on a pool', () => {
