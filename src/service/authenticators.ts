@@ -10,13 +10,14 @@ import {
   type JwtAuthenticator,
 } from '../auth/index.js';
 import type { Logger } from '../log/logger.js';
-import { loadCaBundle } from '../pki/index.js';
+import { loadCaBundle, type CaSource } from '../pki/index.js';
 import type { JwtOptions, ResolvedServiceOptions } from './options.js';
 
 /** The authenticators a service runs, what its listener must ask of TLS, and what to release on stop. */
 export interface ServiceAuth {
   authenticators: Authenticator[];
-  clientCertificates?: { ca: string; required: boolean };
+  /** The listener's TLS provider loads (and reloads) the CA. */
+  clientCertificates?: { ca: CaSource; required: boolean };
   /** Goes up whenever credentials checked before may no longer hold (a users file reload): per-connection memories are dropped. */
   generation(): number;
   /** Reads the users file again now (SIGHUP); a bad file keeps the last good users and is logged. */
@@ -63,11 +64,11 @@ async function buildChain(opts: ResolvedServiceOptions, logger: Logger, closers:
   }
   let clientCertificates: ServiceAuth['clientCertificates'];
   if (opts.clientCertificates !== undefined) {
-    const { ca, caFile, required, ...mapping } = opts.clientCertificates;
+    const { ca, required, ...mapping } = opts.clientCertificates;
     authenticators.push(createCertificateAuthenticator(mapping));
     // With certificates the only way in, a caller without one is turned away at the handshake.
     const onlyWay = authenticators.length === 1 && opts.authenticators === undefined;
-    clientCertificates = { ca: ca ?? (await loadCaBundle(caFile!)), required: required ?? onlyWay };
+    clientCertificates = { ca, required: required ?? onlyWay };
   }
   authenticators.push(...(opts.authenticators ?? []));
   return {
