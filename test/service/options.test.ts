@@ -46,6 +46,11 @@ describe('service options', () => {
     assert.equal(messageOf({ ...valid, port: '4443' }), 'invalid service option port: must be 0-65535');
     assert.match(messageOf({ ...valid, name: 'no spaces' }), /^invalid service option name: must be a DNS label/);
     assert.match(messageOf({ ...valid, check: { interval: 'often' } }), /^invalid service option check\.interval: must be a duration/);
+    assert.equal(
+      messageOf({ ...valid, check: { ttl: '999999999h' } }),
+      'invalid service option check.ttl: must be a duration like 10s, 1m30s or 500ms, at most 2562047h47m16.854775807s (time: invalid duration "999999999h")',
+    );
+    assert.match(messageOf({ ...valid, check: { ttl: '0s' } }), /^invalid service option check\.ttl: must be more than 0/);
     assert.match(messageOf({ ...valid, check: { kind: 'tcp' } }), /^invalid service option check\.kind: must be 'https' or 'ttl'/);
     assert.match(messageOf({ ...valid, meta: { scheme: 'http' } }), /^invalid service option meta\.scheme: keys .* are set by Farol/);
     assert.match(messageOf({ ...valid, meta: { 'bad key': 'x' } }), /^invalid service option meta\.bad key: keys must be/);

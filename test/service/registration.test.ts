@@ -96,6 +96,10 @@ describe('Consul registration', () => {
     assert.equal(heartbeatIntervalMs('15s'), 5000);
     assert.equal(heartbeatIntervalMs('1m30s'), 30_000);
   });
+
+  it('beats every 666h40m for a 2000h TTL (a chained timer, not a 1 ms loop)', () => {
+    assert.equal(heartbeatIntervalMs('2000h'), 2_400_000_000);
+  });
 });
 
 describe("the HTTPS check's TLS server name", () => {
