@@ -217,10 +217,17 @@ describe('server TLS provider', () => {
     assert.equal(serial(made.current().keyPair.certPem), serial(first.certPem));
   });
 
-  it('reload() reads the files now, and says whether anything changed', async () => {
+  it('reload() reads the files now (as SIGHUP does), and says whether anything changed', async () => {
     await freshDir();
     const { made } = await provider();
     assert.deepEqual(await made.reload(), { status: 'unchanged' });
+    const unwatched = await createServerTlsProvider({ keyPair: { certFile: certFile(), keyFile: keyFile() } }, { watch: false });
+    providers.push(unwatched);
+    const next = await leaf();
+    await replace(keyFile(), next.keyPem);
+    await replace(certFile(), next.certPem);
+    assert.deepEqual(await unwatched.reload(), { status: 'changed' });
+    assert.equal(serial(unwatched.current().keyPair.certPem), serial(next.certPem));
   });
 });
 
