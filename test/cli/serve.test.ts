@@ -138,6 +138,15 @@ describe('farol serve', () => {
     const timeout = runServe([...common(), '--drain-timeout', '-1s']);
     assert.equal(await timeout.done, 2);
     assert.match(timeout.stderr(), /invalid --drain-timeout "-1s"/);
+    const absurd = runServe([...common(), '--drain-timeout', '2000h']);
+    assert.equal(await absurd.done, 2);
+    assert.match(absurd.stderr(), /^farol: invalid --drain-timeout "2000h": must be at most 1h0m0s\n/);
+  });
+
+  it('exits 2 on a --check-interval Go refuses, naming the flag and the bound', async () => {
+    const run = runServe([...common(), '--check-interval', '999999999h']);
+    assert.equal(await run.done, 2);
+    assert.match(run.stderr(), /^farol: invalid --check-interval "999999999h": must be a duration like 10s, 1m30s or 500ms\nhint: time: invalid duration "999999999h": .*at most 2562047h47m16\.854775807s/);
   });
 
   it('exits 8 when the certificates are missing, with one line, a hint and no stack trace', async () => {
