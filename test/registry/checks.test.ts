@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { CheckDefinition } from '../../src/registry/catalog.js';
 import { CheckRunner, StatusThreshold, ttlExpiredOutput, type ProbeResult } from '../../src/registry/checks.js';
 import { FakeClock } from './fake-clock.js';
+import { longTimers } from '../../src/timers/long-timeout.js';
 import { newCatalog, service, ttlCheck } from './fixtures.js';
 
 function tcpCheck(checkId: string, extra: Partial<CheckDefinition> = {}): CheckDefinition {
@@ -148,5 +149,72 @@ describe('status thresholds (SuccessBeforePassing / FailuresBeforeWarning / Fail
     const t = new StatusThreshold({ successBeforePassing: 2, failuresBeforeCritical: 3, failuresBeforeWarning: 2 });
     const seen = (['passing', 'critical', 'critical', 'critical', 'passing', 'passing'] as const).map((s) => t.next(s));
     assert.deepEqual(seen, ['passing', undefined, 'warning', 'critical', undefined, 'passing']);
+  });
+});
+
+describe('check runner with durations beyond 2^31-1 ms', () => {
+  const HOUR = 3_600_000;
+
+  /** The runner on the long timers the registry uses, over a manual clock that records every delay asked of it. */
+  function setup() {
+    const clock = new FakeClock();
+    const delays: number[] = [];
+    const base = {
+      now: clock.now,
+      setTimeout: (fn: () => void, ms: number) => (delays.push(ms), clock.setTimeout(fn, ms)),
+      clearTimeout: (handle: unknown) => clock.clearTimeout(handle),
+    };
+    const catalog = newCatalog();
+    let probes = 0;
+    const runner = new CheckRunner({
+      catalog,
+      timers: longTimers(base),
+      now: clock.now,
+      random: () => 0.5,
+      probe: async () => {
+        probes += 1;
+        return { status: 'passing', output: 'ok' };
+      },
+    });
+    return { clock, catalog, runner, delays, probes: () => probes };
+  }
+
+  it('probes a 720h TCP check after its stagger and then every 720h, never asking a timer for more than 2^31-1 ms', async () => {
+    const { clock, catalog, runner, delays, probes } = setup();
+    try {
+      catalog.registerService(service('m1', 'monthly'), [tcpCheck('c', { intervalMs: 720 * HOUR, interval: '720h0m0s' })]);
+      runner.syncService('m1');
+      clock.advance(HOUR);
+      await settle();
+      assert.equal(probes(), 0, 'nothing in the first hour');
+      clock.advance(359 * HOUR);
+      await settle();
+      assert.equal(probes(), 1, 'the first probe at the stagger, half the interval');
+      clock.advance(719 * HOUR);
+      await settle();
+      assert.equal(probes(), 1);
+      clock.advance(HOUR);
+      await settle();
+      assert.equal(probes(), 2, 'then one every 720h');
+      assert.ok(delays.every((ms) => ms <= 2 ** 31 - 1), `delays: ${delays.join(', ')}`);
+    } finally {
+      runner.stop();
+    }
+  });
+
+  it('keeps a 720h TTL check passing until the TTL runs out', () => {
+    const { clock, catalog, runner } = setup();
+    try {
+      catalog.registerService(service('t1', 'ttl-month'), [ttlCheck('c', { ttlMs: 720 * HOUR })]);
+      runner.syncService('t1');
+      catalog.updateCheck('c', 'passing', 'fine');
+      runner.ttlUpdated('c');
+      clock.advance(720 * HOUR - 1);
+      assert.equal(catalog.getCheck('c')?.status, 'passing');
+      clock.advance(1);
+      assert.equal(catalog.getCheck('c')?.status, 'critical');
+    } finally {
+      runner.stop();
+    }
   });
 });
