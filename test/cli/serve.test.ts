@@ -88,7 +88,7 @@ describe('serve auth flags', () => {
 
   it('builds the JWT options from the three flags together, and refuses one without the others', () => {
     const jwt = { jwksUrl: 'https://idp/jwks', issuer: 'https://idp', audience: 'orders' };
-    assert.deepEqual(authOptions(flags({ ...jwt, jwksCa: 'idp-ca.pem' }), {}).jwt, { ...jwt, caFile: 'idp-ca.pem' });
+    assert.deepEqual(authOptions(flags({ ...jwt, jwksCa: 'idp-ca.pem' }), {}).jwt, { ...jwt, ca: { file: 'idp-ca.pem' } });
     for (const partial of [{ jwksUrl: jwt.jwksUrl }, { issuer: jwt.issuer, audience: jwt.audience }, { jwksCa: 'x.pem' }]) {
       assert.throws(() => authOptions(flags(partial), {}), (error: unknown) => isFarolError(error, 'CONFIG_INVALID'), JSON.stringify(partial));
     }

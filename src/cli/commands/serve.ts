@@ -118,7 +118,7 @@ export function authOptions(flags: ServeFlags, env: NodeJS.ProcessEnv): Pick<Ser
     throw new FarolError('CONFIG_INVALID', '--client-cert-required needs --client-ca', { hint: 'pass the CA that issues client certificates, e.g. certs/ca.pem' });
   }
   const jwt = flags.jwksUrl !== undefined && flags.issuer !== undefined && flags.audience !== undefined
-    ? { jwksUrl: flags.jwksUrl, issuer: flags.issuer, audience: flags.audience, ...(flags.jwksCa !== undefined ? { caFile: flags.jwksCa } : {}) }
+    ? { jwksUrl: flags.jwksUrl, issuer: flags.issuer, audience: flags.audience, ...(flags.jwksCa !== undefined ? { ca: { file: flags.jwksCa } } : {}) }
     : undefined;
   const clientCertificates = flags.clientCa !== undefined
     ? { ca: { file: flags.clientCa }, ...(flags.clientCertRequired === true ? { required: true } : {}) }
