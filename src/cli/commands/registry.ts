@@ -27,7 +27,7 @@ function parsePort(text: string): number {
 export function registerRegistryCommand(program: Command, ctx: CliContext): void {
   program
     .command('registry')
-    .description('run the embedded Consul-compatible dev registry in the foreground until SIGINT/SIGTERM (one machine only; use a Consul cluster in production)')
+    .description('run the embedded Consul-compatible dev registry in the foreground until SIGINT/SIGTERM (one machine only; use a Consul cluster in production; SIGHUP reopens the log file)')
     .option('--port <port>', 'HTTP port (0 picks a free one)', String(DEFAULT_REGISTRY_PORT))
     .option('--bind <address>', 'address to listen on', DEFAULT_REGISTRY_BIND)
     .option('--token <token>', 'ACL token every request must present (X-Consul-Token or Authorization: Bearer); env FAROL_REGISTRY_TOKEN')

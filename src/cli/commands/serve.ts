@@ -140,7 +140,7 @@ export function authOptions(flags: ServeFlags, env: NodeJS.ProcessEnv): Pick<Ser
 export function registerServeCommand(program: Command, ctx: CliContext): void {
   program
     .command('serve')
-    .description('serve a service over HTTPS with basic auth, bearer JWTs or client certificates, registered in Consul with a health check, until SIGINT/SIGTERM')
+    .description('serve a service over HTTPS with basic auth, bearer JWTs or client certificates, registered in Consul with a health check, until SIGINT/SIGTERM (SIGHUP: reopen the log file, read the users file again; the users file is also watched)')
     .requiredOption('--service <name>', 'Consul service name')
     .option('--port <port>', 'port to listen on (0 picks a free one)', String(DEFAULT_PORT))
     .option('--bind <address>', 'address to listen on', DEFAULT_BIND)
