@@ -4,9 +4,11 @@ import type { TLSSocket } from 'node:tls';
 import { fastify, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { authenticate, authorize, bearerChallenge, peerTlsOf, type AccessRequirement, type AuthResult, type Authenticator, type PeerTls, type Principal } from '../auth/index.js';
 import type { Logger } from '../log/logger.js';
-import type { TlsMaterial } from '../pki/index.js';
+import type { ServerTlsState, TlsProvider } from '../pki/index.js';
+import { serverSecureContext, serverTimeoutOptions, type ServerTimeouts } from '../pki/tls-policy.js';
 import { createConnectionAuth } from './connection-auth.js';
 import { installAuditLog, logAuthFailure, logAuthLimited, logForbidden, pathOf } from './audit.js';
+import { HEALTH_PATH, healthAnswer } from './health-listener.js';
 
 /**
  * A route's own authentication and authorization, as fastify route config:
@@ -43,24 +45,25 @@ export interface InstanceView {
 }
 
 export interface BuildAppOptions {
-  tls: TlsMaterial;
+  /** The listener's key pair and client CA; a change applies to new handshakes (server.setSecureContext). */
+  tls: TlsProvider<ServerTlsState>;
   authenticators: Authenticator[];
   /** What every route demands of an authenticated caller (a route may demand more). */
   require?: AccessRequirement;
   /**
-   * Ask callers for a TLS client certificate, verified against `ca`. `required`: a caller without
+   * Ask callers for a TLS client certificate, verified against the provider's client CA. `required`: a caller without
    * a trusted one fails the handshake. Otherwise a certificate is optional and the chain's verdict
    * goes to the certificate authenticator, which refuses an untrusted one with 401; callers may
    * then authenticate with a header instead.
    */
-  clientCertificates?: { ca: string; required: boolean };
+  clientCertificates?: { required: boolean };
   audit: Logger;
   instance: InstanceView;
+  /** Bounds on slow clients: the TLS handshake and the arrival of a request's headers. */
+  timeouts: ServerTimeouts;
   /** Goes up when remembered authentications may no longer hold (a users file reload); default: never. */
   credentialsGeneration?: () => number;
 }
-
-const HEALTH_PATH = '/health';
 
 function isPublicRoute(request: FastifyRequest): boolean {
   if (request.routeOptions.config.auth?.public === true) return true;
@@ -88,15 +91,23 @@ function peerTls(request: FastifyRequest): PeerTls {
 export function buildApp(opts: BuildAppOptions): FarolApp {
   const { instance, audit } = opts;
   const clientCerts = opts.clientCertificates;
+  const secureContext = (state: ServerTlsState) =>
+    serverSecureContext({ key: state.keyPair.keyPem, cert: state.keyPair.certPem, ...(clientCerts && state.clientCa ? { ca: state.clientCa.pem } : {}) });
   const app = fastify({
     https: {
-      key: opts.tls.key,
-      cert: opts.tls.cert,
-      minVersion: 'TLSv1.2',
-      ...(clientCerts ? { requestCert: true, ca: clientCerts.ca, rejectUnauthorized: clientCerts.required } : {}),
+      ...secureContext(opts.tls.current()),
+      ...(clientCerts ? { requestCert: true, rejectUnauthorized: clientCerts.required } : {}),
+      ...serverTimeoutOptions(opts.timeouts),
     },
     logger: false,
     return503OnClosing: true,
+  });
+
+  // New handshakes get the new material; open connections keep theirs.
+  const stopSwapping = opts.tls.onChange((state) => app.server.setSecureContext(secureContext(state)));
+  app.addHook('onClose', (_instance, done) => {
+    stopSwapping();
+    done();
   });
 
   app.decorateRequest('principal', null);
@@ -156,8 +167,8 @@ export function buildApp(opts: BuildAppOptions): FarolApp {
 
   app.get(HEALTH_PATH, async (_request, reply) => {
     reply.header('cache-control', 'no-store');
-    if (instance.draining) return reply.code(503).send({ status: 'draining', instance: instance.instanceId });
-    return { status: 'passing', instance: instance.instanceId };
+    const answer = healthAnswer(instance);
+    return reply.code(answer.statusCode).send(answer.body);
   });
 
   app.get('/', async (request) => ({

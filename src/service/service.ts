@@ -3,12 +3,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ConsulClient, consulOptionsFromEnv } from '../consul/index.js';
 import { FarolError } from '../errors.js';
 import { createLogger, type Logger } from '../log/logger.js';
-import { loadServerTls, type TlsMaterial } from '../pki/index.js';
+import { createServerTlsProvider, type ServerTlsState, type TlsProvider } from '../pki/index.js';
 import { buildApp, type FarolApp, type InstanceView } from './app.js';
 import { buildServiceAuth, type ServiceAuth } from './authenticators.js';
-import { checkServerName } from './check-server-name.js';
+import { planHealthCheck, type HealthCheckPlan } from './check-server-name.js';
+import { startHealthListener, type HealthListener } from './health-listener.js';
 import { listenError } from './listen-errors.js';
-import { DEFAULT_LOG_FILE, isTlsMaterial, resolveServiceOptions, type ResolvedServiceOptions, type ServiceOptions } from './options.js';
+import { DEFAULT_LOG_FILE, resolveServiceOptions, type ResolvedServiceOptions, type ServiceOptions } from './options.js';
 import { buildRegistration, ConsulRegistration, hostPort, newInstanceId } from './registration.js';
 import { farolVersion } from './version.js';
 
@@ -20,6 +21,13 @@ export interface FarolService {
   /** https://<advertise>:<port> */
   readonly url: string;
   readonly app: FarolApp;
+  /** The health check registered in Consul, decided at creation (see planHealthCheck). */
+  readonly healthCheck: HealthCheckPlan;
+  /**
+   * Once started: the port of the listener that serves GET /health without a client certificate,
+   * when the main one requires certificates at the handshake (see ServiceOptions.health).
+   */
+  readonly healthPort: number | undefined;
   /** Listen, then register in Consul with a health check. A failure leaves nothing running. */
   start(): Promise<void>;
   /**
@@ -30,7 +38,8 @@ export interface FarolService {
    */
   stop(opts?: { reason?: string }): Promise<void>;
   /**
-   * Re-reads what may change while running: the users file (which is also watched, so this is
+   * Re-reads what may change while running: the users file, the certificate, key and client CA
+   * files (all of which are also watched, so this is
    * for SIGHUP and for filesystems where watching fails). Never rejects for a bad file: the last
    * good one is kept and the problem is logged once.
    */
@@ -43,14 +52,28 @@ export interface FarolService {
  */
 export async function createService(options: ServiceOptions): Promise<FarolService> {
   const opts = resolveServiceOptions(options);
-  const tls = isTlsMaterial(opts.tls) ? opts.tls : await loadServerTls(opts.tls);
   const logger = opts.logger ?? createLogger({ name: 'server', file: opts.logFile ?? DEFAULT_LOG_FILE });
-  const auth = await buildServiceAuth(opts, logger);
+  const tls = await createServerTlsProvider(
+    {
+      keyPair: opts.tls.keyPair,
+      ...(opts.tls.ca ? { ca: opts.tls.ca } : {}),
+      ...(opts.clientCertificates ? { clientCa: opts.clientCertificates.ca } : {}),
+    },
+    { logger },
+  );
+  let auth: ServiceAuth;
+  try {
+    auth = await buildServiceAuth(opts, logger);
+  } catch (error) {
+    tls.close();
+    throw error;
+  }
   try {
     const service = new Service(opts, tls, auth, logger);
     if (opts.routes) await opts.routes(service.app);
     return service;
   } catch (error) {
+    tls.close();
     await auth.close();
     throw error;
   }
@@ -60,7 +83,9 @@ class Service implements FarolService, InstanceView {
   readonly name: string;
   readonly instanceId: string;
   readonly app: FarolApp;
+  readonly healthCheck: HealthCheckPlan;
   private listeningPort: number | undefined;
+  private healthListener: HealthListener | undefined;
   /** Read by the health route: 503 once stopping has begun. */
   draining = false;
   private starting: Promise<void> | undefined;
@@ -70,21 +95,27 @@ class Service implements FarolService, InstanceView {
 
   constructor(
     private readonly opts: ResolvedServiceOptions,
-    private readonly tls: TlsMaterial,
+    private readonly tls: TlsProvider<ServerTlsState>,
     private readonly auth: ServiceAuth,
     private readonly logger: Logger,
   ) {
     this.name = opts.name;
     this.instanceId = newInstanceId(opts.name);
+    this.healthCheck = opts.consul === false ? { kind: opts.check.kind ?? 'https' } : planHealthCheck(opts.check.kind, tls.current().keyPair.certPem, opts.advertiseAddress);
     this.app = buildApp({
       tls,
       authenticators: auth.authenticators,
       credentialsGeneration: auth.generation,
       ...(opts.require ? { require: opts.require } : {}),
-      ...(auth.clientCertificates ? { clientCertificates: auth.clientCertificates } : {}),
+      ...(auth.clientCertificates ? { clientCertificates: { required: auth.clientCertificates.required } } : {}),
       audit: logger,
       instance: this,
+      timeouts: { handshakeTimeoutMs: opts.timeouts.handshakeMs, headersTimeoutMs: opts.timeouts.headersMs },
     });
+  }
+
+  get healthPort(): number | undefined {
+    return this.healthListener?.port;
   }
 
   get serviceName(): string {
@@ -117,7 +148,7 @@ class Service implements FarolService, InstanceView {
   }
 
   async reload(): Promise<void> {
-    await this.auth.reload();
+    await Promise.all([this.auth.reload(), this.tls.reload()]);
   }
 
   private async listenAndRegister(): Promise<void> {
@@ -126,10 +157,30 @@ class Service implements FarolService, InstanceView {
       await this.app.listen({ host: bind, port });
     } catch (error) {
       await this.app.close().catch(() => undefined);
+      this.tls.close();
       await this.auth.close();
       throw listenError(error, bind, port);
     }
     this.listeningPort = (this.app.server.address() as AddressInfo).port;
+    if (this.auth.clientCertificates?.required === true) {
+      try {
+        this.healthListener = await startHealthListener({
+          tls: this.tls,
+          bind,
+          port: this.opts.health.port,
+          timeouts: { handshakeTimeoutMs: this.opts.timeouts.handshakeMs, headersTimeoutMs: this.opts.timeouts.headersMs },
+          view: this,
+        });
+      } catch (error) {
+        await this.app.close().catch(() => undefined);
+        this.tls.close();
+        await this.auth.close();
+        throw error;
+      }
+    }
+    if (this.healthCheck.kind === 'ttl' && this.healthCheck.warning !== undefined) {
+      this.logger.warn({ event: 'check_ttl_chosen', instance: this.instanceId }, this.healthCheck.warning);
+    }
 
     const consul = this.consulClient();
     if (consul) {
@@ -140,7 +191,9 @@ class Service implements FarolService, InstanceView {
         if (registration.registered) await registration.deregister().catch(() => undefined);
         else registration.stopHeartbeat();
         await this.app.close().catch(() => undefined);
+        await this.healthListener?.close();
         await this.ownedConsul?.close().catch(() => undefined);
+        this.tls.close();
         await this.auth.close();
         throw error;
       }
@@ -148,19 +201,22 @@ class Service implements FarolService, InstanceView {
       registration.startKeepRegistered(this.opts.keepRegistered.intervalMs);
     }
     this.logger.info(
-      { event: 'started', service: this.name, instance: this.instanceId, url: this.url, registered: consul !== undefined },
+      {
+        event: 'started',
+        service: this.name,
+        instance: this.instanceId,
+        url: this.url,
+        registered: consul !== undefined,
+        check: this.healthCheck.kind,
+        ...(this.healthListener ? { healthPort: this.healthListener.port } : {}),
+      },
       'service started',
     );
   }
 
   private registrationFor() {
     const { check } = this.opts;
-    let tlsServerName: string | undefined;
-    if (check.kind === 'https') {
-      const decision = checkServerName(this.tls.cert, this.opts.advertiseAddress);
-      tlsServerName = decision.tlsServerName;
-      if (decision.warning) this.logger.warn({ event: 'check_unverifiable', instance: this.instanceId }, decision.warning);
-    }
+    const plan = this.healthCheck;
     return buildRegistration({
       instanceId: this.instanceId,
       name: this.name,
@@ -169,7 +225,12 @@ class Service implements FarolService, InstanceView {
       tags: this.opts.tags,
       meta: this.opts.meta,
       farolVersion: farolVersion(),
-      check: { ...check, ...(tlsServerName !== undefined ? { tlsServerName } : {}) },
+      check: {
+        ...check,
+        kind: plan.kind,
+        ...(plan.kind === 'https' && plan.tlsServerName !== undefined ? { tlsServerName: plan.tlsServerName } : {}),
+        ...(this.healthListener ? { port: this.healthListener.port } : {}),
+      },
     });
   }
 
@@ -212,11 +273,13 @@ class Service implements FarolService, InstanceView {
 
     // (c) + (d) Stop accepting, finish in-flight requests (idle keep-alive sockets close at once).
     const forced = await this.closeServer(timeoutMs);
+    await this.healthListener?.close();
     this.logger.info({ event: 'drain_closed', ...log, forced, ms: since() }, 'stopped accepting; in-flight requests done');
 
     // (e) Gone from Consul.
     if (registration?.registered) await this.deregister(registration);
     await this.ownedConsul?.close();
+    this.tls.close();
     await this.auth.close();
     this.logger.info({ event: 'stopped', ...log, reason, ms: since() }, 'service stopped');
   }

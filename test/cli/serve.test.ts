@@ -143,6 +143,18 @@ describe('farol serve', () => {
     assert.match(absurd.stderr(), /^farol: invalid --drain-timeout "2000h": must be at most 1h0m0s\n/);
   });
 
+  it('exits 2 on a bad --health-port, --headers-timeout or --handshake-timeout, naming the flag', async () => {
+    const port = runServe([...common(), '--health-port', '70000']);
+    assert.equal(await port.done, 2);
+    assert.match(port.stderr(), /^farol: invalid --health-port "70000": must be 0-65535\n/);
+    const headers = runServe([...common(), '--headers-timeout', '0s']);
+    assert.equal(await headers.done, 2);
+    assert.match(headers.stderr(), /^farol: invalid --headers-timeout "0s": must be more than 0\n/);
+    const handshake = runServe([...common(), '--handshake-timeout', '5ms']);
+    assert.equal(await handshake.done, 2);
+    assert.match(handshake.stderr(), /^farol: invalid --handshake-timeout "5ms": must be at least 100ms\n/);
+  });
+
   it('exits 2 on a --check-interval Go refuses, naming the flag and the bound', async () => {
     const run = runServe([...common(), '--check-interval', '999999999h']);
     assert.equal(await run.done, 2);

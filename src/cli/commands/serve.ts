@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ConsulClient, consulOptionsFromEnv } from '../../consul/index.js';
@@ -6,7 +5,6 @@ import { FarolError } from '../../errors.js';
 import { createLogger, reopenLogFilesOnSignal } from '../../log/logger.js';
 import { CERT_FILE_NAMES } from '../../pki/index.js';
 import {
-  checkServerName,
   createService,
   DEFAULT_BIND,
   DEFAULT_DRAIN_DELAY_MS,
@@ -43,7 +41,10 @@ interface ServeFlags {
   allow: string[];
   tag: string[];
   meta: string[];
-  check: string;
+  check?: string;
+  healthPort: string;
+  headersTimeout: string;
+  handshakeTimeout: string;
   checkInterval: string;
   deregisterAfter: string;
   drainDelay: string;
@@ -68,6 +69,22 @@ export function parseMetaPairs(pairs: string[]): Record<string, string> {
   return meta;
 }
 
+function parsePortFlag(flag: 'port' | 'health-port', text: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) {
+    throw new FarolError('CONFIG_INVALID', `invalid --${flag} ${JSON.stringify(text)}: must be 0-65535`, { hint: '0 picks a free port' });
+  }
+  return Number(text);
+}
+
+/** --headers-timeout / --handshake-timeout: 100ms to 1h, as milliseconds. */
+function parseTimeoutFlag(flag: 'headers-timeout' | 'handshake-timeout', text: string): number {
+  const ms = Math.round(parseDurationFlag(flag, text, { sign: 'positive', maxMs: 3_600_000, example: '15s' }));
+  if (ms < 100) {
+    throw new FarolError('CONFIG_INVALID', `invalid --${flag} ${JSON.stringify(text)}: must be at least 100ms`, { hint: 'the default is 15s' });
+  }
+  return ms;
+}
+
 function parsePort(text: string): number {
   if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) {
     throw new FarolError('CONFIG_INVALID', `invalid --port ${JSON.stringify(text)}: must be 0-65535`, {
@@ -83,8 +100,8 @@ function parseDrainDuration(flag: 'drain-delay' | 'drain-timeout', text: string)
   return Math.round(parseDurationFlag(flag, text, { maxMs, example: '3s or 500ms', note: '0s turns the wait off' }));
 }
 
-function parseCheckKind(text: string): 'https' | 'ttl' {
-  if (text === 'https' || text === 'ttl') return text;
+function parseCheckKind(text: string | undefined): 'https' | 'ttl' | undefined {
+  if (text === undefined || text === 'https' || text === 'ttl') return text;
   throw new FarolError('CONFIG_INVALID', `invalid --check ${JSON.stringify(text)}: must be https or ttl`, {
     hint: 'https: Consul calls GET /health; ttl: the server sends heartbeats to Consul',
   });
@@ -159,8 +176,11 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
     .option('--allow <principal>', 'only these principals may call (user names, token subjects, certificate identities; repeatable)', collect, [])
     .option('--tag <tag>', 'Consul tag (repeatable)', collect, [])
     .option('--meta <key=value>', 'Consul service meta (repeatable)', collect, [])
-    .option('--check <kind>', 'health check: https (Consul calls /health) or ttl (heartbeats)', 'https')
+    .option('--check <kind>', 'health check: https (Consul calls /health) or ttl (heartbeats); default https, or ttl with a warning when Consul could not verify the certificate')
     .option('--check-interval <duration>', 'https: how often Consul checks; ttl: the TTL', '10s')
+    .option('--health-port <port>', 'mTLS with certificates required: port of the listener that serves only /health without a client certificate, for Consul (0 picks a free one)', '0')
+    .option('--headers-timeout <duration>', "drop a caller whose request headers have not all arrived after this long", '15s')
+    .option('--handshake-timeout <duration>', 'drop a caller whose TLS handshake has not finished after this long', '15s')
     .option('--deregister-after <duration>', 'Consul removes an instance critical for this long', '1m')
     .option('--drain-delay <duration>', 'on SIGTERM: time between leaving Consul\'s passing set and closing the port', `${DEFAULT_DRAIN_DELAY_MS / 1000}s`)
     .option('--drain-timeout <duration>', 'on SIGTERM: longest wait for in-flight requests once the port is closed', `${DEFAULT_DRAIN_TIMEOUT_MS / 1000}s`)
@@ -175,6 +195,11 @@ async function serve(flags: ServeFlags, ctx: CliContext): Promise<ExitCodeValue>
   const meta = parseMetaPairs(flags.meta);
   const port = parsePort(flags.port);
   const kind = parseCheckKind(flags.check);
+  const healthPort = parsePortFlag('health-port', flags.healthPort);
+  const timeouts = {
+    headersMs: parseTimeoutFlag('headers-timeout', flags.headersTimeout),
+    handshakeMs: parseTimeoutFlag('handshake-timeout', flags.handshakeTimeout),
+  };
   const tls = tlsFiles(flags, env);
   const drain = { delayMs: parseDrainDuration('drain-delay', flags.drainDelay), timeoutMs: parseDrainDuration('drain-timeout', flags.drainTimeout) };
   // Checked here to name the flag; the values go to Consul as written (any Go duration, 2000h included).
@@ -198,14 +223,16 @@ async function serve(flags: ServeFlags, ctx: CliContext): Promise<ExitCodeValue>
       tags: flags.tag,
       meta,
       check: kind === 'ttl' ? { kind, ttl: flags.checkInterval, deregisterCriticalAfter: flags.deregisterAfter }
-        : { kind, interval: flags.checkInterval, deregisterCriticalAfter: flags.deregisterAfter },
+        : kind === 'https' ? { kind, interval: flags.checkInterval, deregisterCriticalAfter: flags.deregisterAfter }
+        // Left to the service: https, or ttl when Consul could not verify the certificate.
+        : { interval: flags.checkInterval, ttl: flags.checkInterval, deregisterCriticalAfter: flags.deregisterAfter },
+      health: { port: healthPort },
+      timeouts,
       drain,
       logger,
     });
-    if (consul && kind === 'https') {
-      const { warning } = checkServerName(await readFile(tls.certFile, 'utf8'), new URL(service.url).hostname);
-      if (warning) ctx.io.stderr(`farol: warning: ${warning}\n`);
-    }
+    const plan = service.healthCheck;
+    if (consul && plan.kind === 'ttl' && plan.warning !== undefined) ctx.io.stderr(`farol: warning: ${plan.warning}\n`);
     await service.start();
   } catch (error) {
     await consul?.close();
@@ -214,6 +241,11 @@ async function serve(flags: ServeFlags, ctx: CliContext): Promise<ExitCodeValue>
 
   const where = consul ? `registered in Consul at ${consul.address}` : 'not registered in Consul';
   ctx.io.stdout(`farol: serving ${service.name} instance ${service.instanceId} at ${service.url} (${where})\n`);
+  if (service.healthPort !== undefined) {
+    const healthUrl = new URL(service.url);
+    healthUrl.port = String(service.healthPort);
+    ctx.io.stdout(`farol: ${healthUrl.origin}/health answers without a client certificate (for Consul's check)\n`);
+  }
 
   const running = service;
   // SIGHUP (logrotate, an operator): log files reopened first, then the users file read again.
