@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FileDestination, LOG_FILE_MODE, reopenLogFiles } from '../../src/log/file-destination.js';
 import { createLogger } from '../../src/log/logger.js';
+import { spawnFarol, waitForExit, waitForLine } from '../support/cli.js';
 
 const modeOf = async (path: string): Promise<number> => (await stat(path)).mode & 0o777;
 
@@ -72,5 +73,26 @@ describe('log file destination', () => {
     destination.write('{"msg":"kept"}\n');
     destination.end();
     assert.match(await readFile(join(`${folder}.moved`, 'log.txt'), 'utf8'), /kept/);
+  });
+
+  it('farol registry reopens its log file on SIGHUP and keeps running', async () => {
+    const file = join(dir, 'registry', 'registry-log.txt');
+    const child = spawnFarol(['registry', '--port', '0', '--bind', '127.0.0.1', '--log-file', file]);
+    try {
+      await waitForLine(child, /registry listening at/, 30_000);
+      await rename(file, `${file}.1`);
+      child.kill('SIGHUP');
+      const deadline = Date.now() + 5000;
+      let text = '';
+      while (!text.includes('log_reopened') && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        text = await readFile(file, 'utf8').catch(() => '');
+      }
+      assert.match(text, /"event":"log_reopened"/);
+      assert.equal(child.exitCode, null, 'SIGHUP does not stop the registry');
+    } finally {
+      child.kill('SIGTERM');
+      await waitForExit(child, 10_000);
+    }
   });
 });
