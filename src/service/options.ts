@@ -57,8 +57,9 @@ export interface ServiceOptions {
   advertiseAddress?: string;
   tls: ServiceTlsOptions;
   /**
-   * How callers authenticate, at least one: a users file (Basic, realm = the service name),
-   * bearer JWTs, client certificates, and authenticators of your own (tried last).
+   * How callers authenticate, at least one: a users file (Basic, realm = the service name;
+   * watched, so a change applies within 2 s without a restart, and service.reload() reads it at
+   * once), bearer JWTs, client certificates, and authenticators of your own (tried last).
    */
   usersFile?: string;
   jwt?: JwtOptions;
