@@ -125,6 +125,8 @@ export function createClient(opts: ClientOptions): FarolClient {
   }
   const deadlineMs = timerMs(opts.deadlineMs ?? Math.min(timeoutMs * (retries + 1), MAX_TIMER_DELAY_MS), 'deadlineMs', 'pass a deadline such as 30000 (30 s)');
   const connections = positive(opts.connectionsPerInstance ?? DEFAULT_CONNECTIONS_PER_INSTANCE, 'connectionsPerInstance', 'pass e.g. 32');
+  // Before anything that would need closing: a bad CA or client certificate throws here.
+  const tlsSources = clientTlsSources(opts);
   const logger = opts.logger ?? createLogger({ name: 'client', file: opts.logFile ?? DEFAULT_CLIENT_LOG_FILE });
   const ownsConsul = !(opts.consul instanceof ConsulClient);
   const consul =
@@ -134,7 +136,6 @@ export function createClient(opts: ClientOptions): FarolClient {
   const balancerKind = opts.balancer ?? DEFAULT_BALANCER;
   const services = new Map<string, ServiceState>();
   const budget = new RetryBudget(opts.retryBudget);
-  const tlsSources = clientTlsSources(opts);
   let tlsProvider: TlsProvider<ClientTlsState> | undefined;
   let pools: Promise<InstancePools> | undefined;
   let closed = false;
