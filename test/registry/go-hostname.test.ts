@@ -70,7 +70,7 @@ describe("the registry's HTTPS check with an IP as TLSServerName", () => {
   it('verifies the IP against the IP SANs, sending it as no SNI name (RFC 6066), as Go does', async () => {
     const ca = await createCertificateAuthority({ commonName: 'probe CA' });
     const leaf = await issueCertificate(ca, { commonName: 'api', usage: 'server', ipAddresses: ['127.0.0.1'] });
-    let sni: string | false | undefined;
+    let sni: string | false | null | undefined;
     const server = createServer({ cert: leaf.certPem, key: leaf.keyPem }, (req, res) => {
       sni = (req.socket as TLSSocket).servername;
       res.end('ok');
