@@ -79,6 +79,19 @@ describe('service options', () => {
     );
   });
 
+  it('takes the listener certificate as files or PEM text, with an optional CA it must chain to', () => {
+    assert.deepEqual(resolveServiceOptions(valid).tls, { keyPair: { certFile: 'c.pem', keyFile: 'k.pem' } });
+    assert.deepEqual(resolveServiceOptions({ ...valid, tls: { certPem: 'C', keyPem: 'K' } }).tls, { keyPair: { certPem: 'C', keyPem: 'K' } });
+    assert.deepEqual(resolveServiceOptions({ ...valid, tls: { certFile: 'c.pem', keyFile: 'k.pem', ca: { file: 'ca.pem' } } }).tls, {
+      keyPair: { certFile: 'c.pem', keyFile: 'k.pem' },
+      ca: { file: 'ca.pem' },
+    });
+    assert.deepEqual(resolveServiceOptions({ ...valid, tls: { certFile: 'c.pem', keyFile: 'k.pem', caFile: 'ca.pem' } }).tls?.ca, { file: 'ca.pem' });
+    assert.match(messageOf({ ...valid, tls: { certPem: 'C' } }), /^invalid service option tls: must be \{ certFile, keyFile \} or \{ certPem, keyPem \}/);
+    assert.match(messageOf({ ...valid, tls: { certFile: 'c.pem', keyFile: 'k.pem', ca: { pem: [] } } }), /^invalid service option tls/);
+    assert.match(messageOf({ ...valid, clientCertificates: { ca: { path: 'ca.pem' } } }), /ca must be PEM text, \{ pem \} or \{ file \}/);
+  });
+
   it('wants exactly one CA for client certificates', () => {
     assert.match(messageOf({ ...valid, clientCertificates: {} }), /clientCertificates: needs exactly one of ca \(PEM\) or caFile/);
     assert.match(messageOf({ ...valid, clientCertificates: { ca: 'x', caFile: 'y' } }), /needs exactly one of ca/);
