@@ -24,3 +24,16 @@ export type { CertificateDescription } from './describe.js';
 export { expiryWarning, msUntilNextExpiryCheck, EXPIRY_THRESHOLDS } from './expiry.js';
 export type { ExpiryThreshold, ExpiryWarning } from './expiry.js';
 export { leafFileNames } from './file-names.js';
+export {
+  TLS_POLICY,
+  TLS_MIN_VERSION,
+  TLS12_CIPHER_SUITES,
+  TLS13_CIPHER_SUITES,
+  TLS_GROUPS,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_HEADERS_TIMEOUT_MS,
+  serverSecureContext,
+  serverTimeoutOptions,
+  clientTlsPolicy,
+} from './tls-policy.js';
+export type { TlsPolicyOptions, ServerTimeouts } from './tls-policy.js';

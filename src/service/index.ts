@@ -20,4 +20,5 @@ export {
 } from './options.js';
 export type { FarolApp, InstanceView, RouteAuth } from './app.js';
 export { buildRegistration, newInstanceId, checkIdFor, heartbeatIntervalMs, isUnknownCheck, type RegistrationInput } from './registration.js';
-export { checkServerName, type CheckServerName } from './check-server-name.js';
+export { checkServerName, planHealthCheck, type CheckServerName, type HealthCheckPlan } from './check-server-name.js';
+export { startHealthListener, healthAnswer, HEALTH_PATH, type HealthListener, type HealthListenerOptions, type KeyPairFeed } from './health-listener.js';
