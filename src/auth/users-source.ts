@@ -95,7 +95,9 @@ export async function watchUsersFile(path: string, opts: WatchUsersFileOptions =
     }
   }
 
-  let signature = await statSignature(path);
+  // Followed by its absolute path from now on: a later chdir does not change which file it is.
+  const absolute = resolve(path);
+  let signature = await statSignature(absolute);
   let text = await readUsersFileText(path);
   let db = parseUsersFile(text, path);
   let generation = 0;
@@ -106,11 +108,11 @@ export async function watchUsersFile(path: string, opts: WatchUsersFileOptions =
   const log = opts.logger;
 
   const readAndSwap = async (): Promise<ReloadOutcome> => {
-    signature = await statSignature(path);
+    signature = await statSignature(absolute);
     let newText: string | undefined;
     let newDb: UsersDb;
     try {
-      newText = await readUsersFileText(path);
+      newText = await readUsersFileText(absolute);
       if (newText === text) {
         loggedProblem = undefined;
         return { status: 'unchanged', generation, users: db.names().length };
@@ -190,7 +192,7 @@ export async function watchUsersFile(path: string, opts: WatchUsersFileOptions =
   let watcher: FSWatcher | undefined;
   if (opts.fsWatch !== false) {
     try {
-      const folderWatch = watch(dirname(resolve(path)), { persistent: false }, (_event, filename) => {
+      const folderWatch = watch(dirname(absolute), { persistent: false }, (_event, filename) => {
         if (filename === null || filename === name) schedule();
       });
       // Without a working watch (inotify limits, a folder that went away) the poll carries on alone.
@@ -208,7 +210,7 @@ export async function watchUsersFile(path: string, opts: WatchUsersFileOptions =
   const poll = setInterval(() => {
     if (polling || closed) return;
     polling = true;
-    statSignature(path)
+    statSignature(absolute)
       .then((current) => {
         if (current !== signature) schedule();
       })
