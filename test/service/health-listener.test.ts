@@ -5,7 +5,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
 import { connect as tcpConnect, createServer as createTcpServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { Agent, request } from 'undici';
 import { createCertificateAuthority, issueCertificate, serverSubjectAltNames, type PemPair } from '../../src/pki/index.js';
@@ -17,7 +19,8 @@ import {
   type HealthListener,
   type KeyPairFeed,
 } from '../../src/service/health-listener.js';
-import { refusesConnections } from './fixtures.js';
+import { createService } from '../../src/service/index.js';
+import { issueTestPki, refusesConnections, tempDir, until, writeServerFiles } from './fixtures.js';
 
 type State = { keyPair: { certPem: string; keyPem: string } };
 
@@ -216,5 +219,46 @@ describe('the health listener against slow and misplaced callers', () => {
     const listener = await startHealthListener({ tls: feedOf(pair), bind: '127.0.0.1', port: 0, timeouts, view });
     await Promise.all([listener.close(), listener.close()]);
     assert.equal(await refusesConnections(listener.port), true);
+  });
+});
+
+describe('the health listener of an mTLS-only service', () => {
+  it('starts with the service, presents the rotated server certificate to new handshakes, and closes with it', async () => {
+    const dir = await tempDir();
+    const pki = await issueTestPki(dir, ['api']);
+    const service = await createService({
+      name: 'api',
+      port: 0,
+      tls: { certFile: pki.certFile, keyFile: pki.keyFile },
+      clientCertificates: { caFile: pki.caFile },
+      consul: false,
+      logFile: join(dir, 'logs', 'server-log.txt'),
+      drain: { delayMs: 0 },
+    });
+    try {
+      assert.equal(service.healthPort, undefined, 'not before start()');
+      await service.start();
+      const healthPort = service.healthPort!;
+      assert.ok(healthPort > 0 && healthPort !== service.port);
+      const peerSerial = () =>
+        new Promise<string>((resolve, reject) => {
+          const socket = tlsConnect({ host: '127.0.0.1', port: healthPort, ca: pki.caPem }, () => {
+            const serial = socket.getPeerX509Certificate()?.serialNumber ?? '';
+            socket.destroy();
+            resolve(serial);
+          });
+          socket.once('error', reject);
+        });
+      const before = await peerSerial();
+      assert.equal(before, new X509Certificate(await readFile(pki.certFile, 'utf8')).serialNumber);
+      const next = await issueCertificate(pki.ca, { commonName: 'localhost', usage: 'server', ...serverSubjectAltNames(['api']) });
+      await writeServerFiles(dir, next);
+      const serial = new X509Certificate(next.certPem).serialNumber;
+      assert.ok(await until(async () => (await peerSerial()) === serial, 5000), 'the health listener still presents the old certificate');
+    } finally {
+      await service.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+    assert.equal(await refusesConnections(service.healthPort ?? 0), true);
   });
 });
