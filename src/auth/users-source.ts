@@ -189,6 +189,12 @@ export async function watchUsersFile(path: string, opts: WatchUsersFileOptions =
   };
 
   const name = basename(path);
+  const watchUnavailable = (error: unknown): void => {
+    log?.warn(
+      { event: 'users_watch_unavailable', file: path, error: systemErrorCode(error) ?? String(error), pollIntervalMs },
+      `cannot watch the folder of ${path}: checking the file every ${pollIntervalMs} ms instead`,
+    );
+  };
   let watcher: FSWatcher | undefined;
   if (opts.fsWatch !== false) {
     try {
@@ -196,13 +202,15 @@ export async function watchUsersFile(path: string, opts: WatchUsersFileOptions =
         if (filename === null || filename === name) schedule();
       });
       // Without a working watch (inotify limits, a folder that went away) the poll carries on alone.
-      folderWatch.on('error', () => {
+      folderWatch.on('error', (error) => {
         folderWatch.close();
         watcher = undefined;
+        watchUnavailable(error);
       });
       watcher = folderWatch;
-    } catch {
+    } catch (error) {
       watcher = undefined;
+      watchUnavailable(error);
     }
   }
 
