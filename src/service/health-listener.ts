@@ -96,6 +96,7 @@ export async function startHealthListener(opts: HealthListenerOptions): Promise<
   );
   server.maxConnections = HEALTH_MAX_CONNECTIONS;
   server.keepAliveTimeout = timeouts.headersTimeoutMs;
+  const unsubscribe = opts.tls.onChange((state) => server.setSecureContext(secureContext(state)));
 
   try {
     await new Promise<void>((resolve, reject) => {
@@ -106,6 +107,7 @@ export async function startHealthListener(opts: HealthListenerOptions): Promise<
       });
     });
   } catch (error) {
+    unsubscribe();
     if (systemErrorCode(error) === 'EADDRINUSE') {
       throw new FarolError('PORT_IN_USE', `health port ${opts.port} on ${opts.bind} is already in use`, {
         hint: 'stop the other process or pick another --health-port (health.port); 0, the default, picks a free one',
@@ -115,7 +117,6 @@ export async function startHealthListener(opts: HealthListenerOptions): Promise<
     throw listenError(error, opts.bind, opts.port);
   }
   const { port } = server.address() as AddressInfo;
-  const unsubscribe = opts.tls.onChange((state) => server.setSecureContext(secureContext(state)));
 
   let closing: Promise<void> | undefined;
   return {
