@@ -6,6 +6,7 @@ import { createLogger, type Logger } from '../log/logger.js';
 import { createServerTlsProvider, type ServerTlsState, type TlsProvider } from '../pki/index.js';
 import { buildApp, type FarolApp, type InstanceView } from './app.js';
 import { buildServiceAuth, type ServiceAuth } from './authenticators.js';
+import { watchCertificateExpiry, type CertificateExpiryWatch } from './certificate-expiry.js';
 import { planHealthCheck, type HealthCheckPlan } from './check-server-name.js';
 import { startHealthListener, type HealthListener } from './health-listener.js';
 import { listenError } from './listen-errors.js';
@@ -86,6 +87,7 @@ class Service implements FarolService, InstanceView {
   readonly healthCheck: HealthCheckPlan;
   private listeningPort: number | undefined;
   private healthListener: HealthListener | undefined;
+  private certificateExpiry: CertificateExpiryWatch | undefined;
   /** Read by the health route: 503 once stopping has begun. */
   draining = false;
   private starting: Promise<void> | undefined;
@@ -200,6 +202,7 @@ class Service implements FarolService, InstanceView {
       this.registration = registration;
       registration.startKeepRegistered(this.opts.keepRegistered.intervalMs);
     }
+    this.certificateExpiry = watchCertificateExpiry(this.tls, this.logger, { instance: this.instanceId });
     this.logger.info(
       {
         event: 'started',
@@ -279,6 +282,7 @@ class Service implements FarolService, InstanceView {
     // (e) Gone from Consul.
     if (registration?.registered) await this.deregister(registration);
     await this.ownedConsul?.close();
+    this.certificateExpiry?.close();
     this.tls.close();
     await this.auth.close();
     this.logger.info({ event: 'stopped', ...log, reason, ms: since() }, 'service stopped');

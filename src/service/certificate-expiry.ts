@@ -1,0 +1,74 @@
+import type { Logger } from '../log/logger.js';
+import { expiryWarning, msUntilNextExpiryCheck, type ExpiryThreshold } from '../pki/expiry.js';
+import type { ServerTlsState, TlsProvider } from '../pki/tls-provider.js';
+import { nodeTimers, setLongTimeout, type BaseTimers, type LongTimer } from '../timers/long-timeout.js';
+
+export interface CertificateExpiryOptions {
+  /** The wall clock certificates are judged by. Default: new Date(). */
+  now?: () => Date;
+  /** The timers the next check is scheduled on (a manual clock in tests). */
+  timers?: BaseTimers;
+}
+
+export interface CertificateExpiryWatch {
+  close(): void;
+}
+
+/**
+ * Logs a warning 30 and 7 days before the served certificate expires, and an error once it has,
+ * each once per certificate: a rotated certificate (the provider's change) starts over. The first
+ * check runs at once, so a service started 20 days before expiry says so in its first lines.
+ */
+export function watchCertificateExpiry(
+  tls: TlsProvider<ServerTlsState>,
+  logger: Logger,
+  fields: Record<string, unknown>,
+  opts: CertificateExpiryOptions = {},
+): CertificateExpiryWatch {
+  const now = opts.now ?? (() => new Date());
+  const timers = opts.timers ?? nodeTimers;
+  let warned: ExpiryThreshold | undefined;
+  let timer: LongTimer | undefined;
+  let closed = false;
+
+  const check = (): void => {
+    timer = undefined;
+    if (closed) return;
+    const { certificate } = tls.current().keyPair;
+    const notAfter = new Date(certificate.validTo);
+    const at = now();
+    const warning = expiryWarning(notAfter, at, warned);
+    if (warning !== undefined) {
+      warned = warning.threshold;
+      const line = {
+        event: 'certificate_expiry',
+        ...fields,
+        threshold: warning.threshold,
+        daysLeft: warning.daysLeft,
+        notAfter: notAfter.toISOString(),
+        serial: certificate.serialNumber,
+      };
+      const hint = 'renew it with `farol certs renew` (the running service picks the new files up)';
+      if (warning.level === 'error') logger.error(line, `${warning.message}: ${hint}`);
+      else logger.warn(line, `${warning.message}: ${hint}`);
+    }
+    const waitMs = msUntilNextExpiryCheck(notAfter, at, warned);
+    if (waitMs !== undefined) timer = setLongTimeout(check, waitMs, { timers, unref: true });
+  };
+
+  const unsubscribe = tls.onChange(() => {
+    warned = undefined;
+    timer?.cancel();
+    check();
+  });
+  check();
+
+  return {
+    close() {
+      closed = true;
+      unsubscribe();
+      timer?.cancel();
+      timer = undefined;
+    },
+  };
+}
