@@ -437,7 +437,7 @@ function clientTlsSources(opts: ClientOptions): ClientTlsOptions {
   const clientCertificate: KeyPairSource = 'cert' in given ? { certPem: given.cert, keyPem: given.key } : given;
   if (!isKeyPairSource(clientCertificate)) {
     throw new FarolError('CONFIG_INVALID', 'the tls.clientCertificate option must be { certPem, keyPem } or { certFile, keyFile }', {
-      hint: 'farol certs init --client <name> writes client-<name>.pem and client-<name>-key.pem',
+      hint: 'farol certs issue --dir <CA dir> --client <name> writes client-<name>.pem and client-<name>-key.pem',
     });
   }
   loadKeyPairSourceSync(clientCertificate);

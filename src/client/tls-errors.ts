@@ -50,14 +50,14 @@ export function requestFailureToFarolError(error: unknown, ctx: RequestFailureCo
     const host = (error as { host?: unknown }).host;
     const name = typeof host === 'string' && host !== '' ? host : ctx.expectedName;
     return new FarolError('TLS_UNTRUSTED', `the certificate of ${where} does not name ${name}`, {
-      hint: `the certificate does not name ${name}; use --server-name or reissue with farol certs init --service ${ctx.service}`,
+      hint: `the certificate does not name ${name}; use --server-name or issue one that does: farol certs issue --dir certs --service ${ctx.service} --host <name> --force`,
       cause: error,
       details,
     });
   }
   if (code === 'CERT_HAS_EXPIRED') {
     return new FarolError('TLS_UNTRUSTED', `the certificate of ${where} has expired`, {
-      hint: `reissue it with farol certs init --service ${ctx.service} and restart the service`,
+      hint: 'renew it from its CA with farol certs renew --dir <CA dir>; the running service picks up the new files without a restart',
       cause: error,
       details,
     });
@@ -78,7 +78,7 @@ export function requestFailureToFarolError(error: unknown, ctx: RequestFailureCo
   }
   if (code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED') {
     return new FarolError('AUTH_REJECTED', `${where} requires a client certificate (${code})`, {
-      hint: 'pass a client certificate with --cert/--key (clientCertificate in the library), issued by the CA the service trusts: farol certs init --client <name>',
+      hint: 'pass a client certificate with --cert/--key (clientCertificate in the library), issued by the CA the service trusts: farol certs issue --dir <CA dir> --client <name>',
       cause: error,
       details,
     });

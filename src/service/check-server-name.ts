@@ -30,7 +30,7 @@ export function checkServerName(certPem: string, advertiseAddress: string): Chec
   return {
     warning:
       `the certificate names neither ${advertiseAddress} nor any DNS name in subjectAltName, so Consul's HTTPS check ` +
-      'will fail to verify it; issue one with `farol certs init` or use --check ttl',
+      'will fail to verify it; issue one with `farol certs issue --dir <CA dir> --host <name>` or use --check ttl',
   };
 }
 

@@ -51,7 +51,7 @@ describe('mapping request failures to Farol errors', () => {
     assert.equal(error.message, "the certificate of 'api' at 127.0.0.1:4443 does not name api.service.consul");
     assert.equal(
       error.hint,
-      'the certificate does not name api.service.consul; use --server-name or reissue with farol certs init --service api',
+      'the certificate does not name api.service.consul; use --server-name or issue one that does: farol certs issue --dir certs --service api --host <name> --force',
     );
     assert.equal(error.cause, cause);
   });
@@ -66,7 +66,8 @@ describe('mapping request failures to Farol errors', () => {
     const early = requestFailureToFarolError(systemError('CERT_NOT_YET_VALID'), ctx);
     assert.equal(expired.code, 'TLS_UNTRUSTED');
     assert.match(expired.message, /has expired$/);
-    assert.match(expired.hint ?? '', /farol certs init --service api/);
+    assert.match(expired.hint ?? '', /farol certs renew/);
+    assert.doesNotMatch(expired.hint ?? '', /certs init|replace-ca/, 'an expired leaf never calls for a new CA');
     assert.equal(early.code, 'TLS_UNTRUSTED');
     assert.match(early.message, /is not valid yet$/);
     assert.match(early.hint ?? '', /clock/);
