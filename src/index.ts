@@ -93,6 +93,18 @@ export {
   type ClientTlsState,
   type InitCertificatesOptions,
   type InitCertificatesResult,
+  loadCertificateAuthority,
+  issueLeaf,
+  renewLeaves,
+  describeCertificate,
+  describeCertificateFile,
+  expiryWarning,
+  type IssueLeafOptions,
+  type IssueLeafResult,
+  type RenewLeavesOptions,
+  type RenewLeavesResult,
+  type CertificateDescription,
+  type ExpiryWarning,
 } from './pki/index.js';
 
 export {
