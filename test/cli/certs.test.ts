@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -258,6 +258,24 @@ describe('farol certs issue, renew and show', () => {
     const renewed = new X509Certificate(await readFile(join(dir, 'client-old.pem')));
     assert.equal(renewed.subjectAltName, 'URI:spiffe://farol.local/client/old');
     assert.ok(new Date(renewed.validTo).getTime() > Date.now() + 300 * 86_400_000);
+  });
+
+  it('renew --leaf-dir also renews the per-instance key pairs that certs issue --out wrote, keeping their names', async () => {
+    const out = join(temp, 'api1');
+    const ca = { certPem: await readFile(join(dir, 'ca.pem'), 'utf8'), keyPem: await readFile(join(dir, 'ca-key.pem'), 'utf8') };
+    const notAfter = new Date(Date.now() + 10 * 86_400_000);
+    await mkdir(out);
+    await writePair(out, 'cert', await issueCertificate(ca, { commonName: 'api', usage: 'server', dnsNames: ['api1'], notBefore: new Date(notAfter.getTime() - 90 * 86_400_000), notAfter }));
+    const before = new X509Certificate(await readFile(join(out, 'cert.pem')));
+
+    const run = await farol('certs', 'renew', '--dir', dir, '--leaf-dir', out, '--within', '30d');
+    assert.equal(run.exitCode, ExitCode.OK, run.stderr);
+    assert.match(run.stdout, new RegExp(`^renewed ${join(out, 'cert.pem').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(CN=api\\)`, 'm'));
+    const after = new X509Certificate(await readFile(join(out, 'cert.pem')));
+    assert.notEqual(after.serialNumber, before.serialNumber);
+    assert.equal(after.subjectAltName, before.subjectAltName);
+    assert.ok(after.checkPrivateKey(createPrivateKey(await readFile(join(out, 'key.pem')))), 'the new key matches the new certificate');
+    assert.ok(after.verify(new X509Certificate(ca.certPem).publicKey), 'signed by the same CA');
   });
 
   it('renew exits 8 when a certificate near expiry cannot be renewed (its key is missing), after saying which', async () => {
