@@ -126,6 +126,7 @@ on_exit() {
     say "PASSED in $((SECONDS - start_all))s"
   else
     [[ $rc -ne 0 ]] || rc=1
+    [[ $rc -ne 143 ]] || say "stopped by SIGTERM: the ${budget}s budget (FAROL_CONTAINER_CHECK_TIMEOUT) ran out, or it was stopped from outside" >&2
     say "FAILED after $((SECONDS - start_all))s (exit $rc)" >&2
   fi
   exit "$rc"
