@@ -110,6 +110,15 @@ teardown() {
   [[ $stack_up -eq 0 ]] || say "torn down (containers, volumes, network) in $((SECONDS - t0))s"
 }
 
+# Prints what the teardown could not remove.
+leftovers() {
+  command -v podman >/dev/null 2>&1 || return 0
+  local left
+  left="$(podman ps -a --format '{{.Names}}' --filter "label=com.docker.compose.project=$project" 2>/dev/null) $(podman volume ls -q --filter "label=com.docker.compose.project=$project" 2>/dev/null)"
+  podman network exists "${project}_default" 2>/dev/null && left+=" ${project}_default"
+  echo $left
+}
+
 on_exit() {
   local rc=$?
   trap - EXIT INT TERM
@@ -118,6 +127,12 @@ on_exit() {
     [[ $stack_up -eq 0 ]] || dump_logs
   fi
   teardown
+  local left
+  left=$(leftovers)
+  if [[ -n $left ]]; then
+    say "FAILED: left behind after the teardown: $left" >&2
+    passed=0
+  fi
   if [[ -n $svc_pid ]]; then
     kill -TERM "$svc_pid" 2>/dev/null || true
     wait "$svc_pid" 2>/dev/null || true
