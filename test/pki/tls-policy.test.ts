@@ -22,8 +22,8 @@ import {
   TLS_GROUPS,
   TLS_POLICY,
 } from '../../src/pki/tls-policy.js';
-import { createService, resolveServiceOptions, type FarolService, type ServiceOptions } from '../../src/service/index.js';
-import { issueTestPki, tempDir, writeUsers, type TestPki } from '../service/fixtures.js';
+import { resolveServiceOptions, type FarolService, type ServiceOptions } from '../../src/service/index.js';
+import { issueTestPki, localServiceOptions, serviceStarter, tempDir, writeUsers, type TestPki } from '../service/fixtures.js';
 
 const run = promisify(execFile);
 const OPENSSL = '/usr/bin/openssl';
@@ -195,21 +195,7 @@ describe('what the Farol listeners accept, enumerated with openssl s_client', ()
   let candidates: { tls12: string[]; tls13: string[] };
   const running: FarolService[] = [];
 
-  const start = async (overrides: Partial<ServiceOptions>): Promise<FarolService> => {
-    const service = await createService({
-      name: 'api',
-      port: 0,
-      tls: { certFile: pki.certFile, keyFile: pki.keyFile },
-      usersFile,
-      consul: false,
-      logFile: join(dir, 'logs', 'server-log.txt'),
-      drain: { delayMs: 0 },
-      ...overrides,
-    });
-    running.push(service);
-    await service.start();
-    return service;
-  };
+  const start = serviceStarter(localServiceOptions(() => ({ pki, usersFile, dir })), running);
 
   before(async () => {
     dir = await tempDir();
@@ -275,21 +261,7 @@ describe('slow callers', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const start = async (overrides: Partial<ServiceOptions> = {}): Promise<FarolService> => {
-    const service = await createService({
-      name: 'api',
-      port: 0,
-      tls: { certFile: pki.certFile, keyFile: pki.keyFile },
-      usersFile,
-      consul: false,
-      logFile: join(dir, 'logs', 'server-log.txt'),
-      drain: { delayMs: 0 },
-      ...overrides,
-    });
-    running.push(service);
-    await service.start();
-    return service;
-  };
+  const start = serviceStarter(localServiceOptions(() => ({ pki, usersFile, dir })), running);
 
   it('bounds the handshake and the headers at 15 s by default', async () => {
     const resolved = resolveServiceOptions({ name: 'api', tls: { certFile: 'c.pem', keyFile: 'k.pem' }, usersFile: 'users.txt' });

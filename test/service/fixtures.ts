@@ -139,6 +139,29 @@ export function slowRoute(app: FastifyInstance): void {
 }
 
 /** Creates and starts a service from `options(overrides)`, keeping it in `running` for afterEach to stop. */
+/**
+ * Options for a test service with no Consul: the test PKI, a users file, logs under `dir`, and no
+ * drain wait (the 3 s default is for production; tests stop many services). `get` is called at
+ * each start, since the tests make these in before() hooks.
+ */
+export function localServiceOptions(
+  get: () => { pki: TestPki; usersFile: string; dir: string },
+): (overrides?: Partial<ServiceOptions>) => ServiceOptions {
+  return (overrides = {}) => {
+    const { pki, usersFile, dir } = get();
+    return {
+      name: 'api',
+      port: 0,
+      tls: { certFile: pki.certFile, keyFile: pki.keyFile },
+      usersFile,
+      consul: false,
+      logFile: join(dir, 'logs', 'server-log.txt'),
+      drain: { delayMs: 0 },
+      ...overrides,
+    };
+  };
+}
+
 export function serviceStarter(
   options: (overrides: Partial<ServiceOptions>) => ServiceOptions,
   running: FarolService[],

@@ -5,8 +5,8 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { Agent } from 'undici';
 import { isFarolError } from '../../src/errors.js';
-import { createService, stopOnSignals, type FarolService, type ServiceOptions } from '../../src/service/index.js';
-import { basic, closedPort, generateSeedCertificate, httpsGet, issueTestPki, refusesConnections, serviceStarter, tempDir, writeUsers, type TestPki } from './fixtures.js';
+import { createService, stopOnSignals, type FarolService } from '../../src/service/index.js';
+import { basic, closedPort, generateSeedCertificate, httpsGet, issueTestPki, refusesConnections, localServiceOptions, serviceStarter, tempDir, writeUsers, type TestPki } from './fixtures.js';
 
 const password = 'correct horse battery staple';
 
@@ -18,17 +18,7 @@ describe('service lifecycle', () => {
   const running: FarolService[] = [];
   const blockers: Server[] = [];
 
-  const options = (overrides: Partial<ServiceOptions> = {}): ServiceOptions => ({
-    name: 'api',
-    port: 0,
-    tls: { certFile: pki.certFile, keyFile: pki.keyFile },
-    usersFile,
-    consul: false,
-    logFile: join(dir, 'logs', 'server-log.txt'),
-    // The default (3 s) is for production; these tests stop many services.
-    drain: { delayMs: 0 },
-    ...overrides,
-  });
+  const options = localServiceOptions(() => ({ pki, usersFile, dir }));
 
   const started = serviceStarter(options, running);
 
