@@ -158,9 +158,7 @@ class Service implements FarolService, InstanceView {
     try {
       await this.app.listen({ host: bind, port });
     } catch (error) {
-      await this.app.close().catch(() => undefined);
-      this.tls.close();
-      await this.auth.close();
+      await this.abandonStart();
       throw listenError(error, bind, port);
     }
     this.listeningPort = (this.app.server.address() as AddressInfo).port;
@@ -174,9 +172,7 @@ class Service implements FarolService, InstanceView {
           view: this,
         });
       } catch (error) {
-        await this.app.close().catch(() => undefined);
-        this.tls.close();
-        await this.auth.close();
+        await this.abandonStart();
         throw error;
       }
     }
@@ -192,11 +188,7 @@ class Service implements FarolService, InstanceView {
       } catch (error) {
         if (registration.registered) await registration.deregister().catch(() => undefined);
         else registration.stopHeartbeat();
-        await this.app.close().catch(() => undefined);
-        await this.healthListener?.close();
-        await this.ownedConsul?.close().catch(() => undefined);
-        this.tls.close();
-        await this.auth.close();
+        await this.abandonStart();
         throw error;
       }
       this.registration = registration;
@@ -215,6 +207,15 @@ class Service implements FarolService, InstanceView {
       },
       'service started',
     );
+  }
+
+  /** Undoes a start that failed part-way: what listens is closed, the file watchers stop. */
+  private async abandonStart(): Promise<void> {
+    await this.app.close().catch(() => undefined);
+    await this.healthListener?.close();
+    await this.ownedConsul?.close().catch(() => undefined);
+    this.tls.close();
+    await this.auth.close();
   }
 
   private registrationFor() {
