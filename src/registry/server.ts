@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { FarolError, systemErrorCode } from '../errors.js';
 import { silentLogger, type Logger } from '../log/logger.js';
-import { RegistryApi } from './api.js';
+import { RegistryApi } from './router.js';
 import { IndexWaiters } from './blocking.js';
 import { Catalog } from './catalog.js';
 import { CheckRunner } from './checks.js';
@@ -62,7 +62,7 @@ function advertised(bind: string): string {
 
 class BodyTooLarge extends Error {}
 
-function readBody(req: IncomingMessage): Promise<string> {
+function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -76,7 +76,7 @@ function readBody(req: IncomingMessage): Promise<string> {
       }
       chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }
@@ -173,9 +173,9 @@ async function serve(api: RegistryApi, logger: Logger, req: IncomingMessage, res
   const controller = new AbortController();
   res.on('close', () => controller.abort());
   try {
-    let body = '';
+    let bodyBytes: Buffer;
     try {
-      body = await readBody(req);
+      bodyBytes = await readBody(req);
     } catch (error) {
       if (error instanceof BodyTooLarge) {
         res.writeHead(413, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
@@ -184,7 +184,7 @@ async function serve(api: RegistryApi, logger: Logger, req: IncomingMessage, res
       }
       throw error;
     }
-    const answer = await api.handle({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body, signal: controller.signal });
+    const answer = await api.handle({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body: bodyBytes.toString('utf8'), bodyBytes, signal: controller.signal });
     if (res.destroyed) return;
     res.writeHead(answer.status, canonicalHeaders({ ...answer.headers, 'content-length': String(Buffer.byteLength(answer.body)) }));
     res.end(answer.body);

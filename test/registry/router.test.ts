@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { RegistryApi, type ApiResponse } from '../../src/registry/api.js';
+import { RegistryApi, type ApiResponse } from '../../src/registry/router.js';
 import { IndexWaiters } from '../../src/registry/blocking.js';
 import { FakeClock } from './fake-clock.js';
 import { newCatalog } from './fixtures.js';

@@ -1,0 +1,151 @@
+/** /v1/agent/: this agent's services and checks (register, deregister, maintenance, TTL updates, reads). */
+import { createHash } from 'node:crypto';
+import type { CheckUpdateStatus } from '../../consul/types.js';
+import { anonymousDenied } from '../acl.js';
+import { blockingTimeoutMs, parseBlockingParams } from '../blocking.js';
+import { decodeCheckUpdate, decodeRegistrationBody, RegistryHttpError } from '../decode.js';
+import { agentServiceView, checkView } from '../views.js';
+import { parseBool, type ApiResponse, type EndpointContext, type ParsedRequest, type Route } from './route.js';
+
+export function agentRoutes(ctx: EndpointContext): Route[] {
+  const { catalog } = ctx;
+
+  const register = (req: ParsedRequest): ApiResponse => {
+    const decoded = decodeRegistrationBody(req.body, ctx.decodeOptions);
+    ctx.rejectUnknownToken(req);
+    const { service, checks } = decoded.validate();
+    ctx.acl(req, 'write', 'service:write', service.name);
+    const replace = req.query.has('replace-existing-checks') && parseBool(req.query.get('replace-existing-checks') || 'true') !== false;
+    catalog.registerService(service, checks, { replaceExistingChecks: replace });
+    // Consul restarts a service's checks (TTL timers included) on every registration, even an identical one.
+    ctx.runner?.syncService(service.id);
+    ctx.waiters.notify();
+    return ctx.empty();
+  };
+
+  const deregister = (req: ParsedRequest): ApiResponse => {
+    ctx.rejectUnknownToken(req);
+    const service = catalog.getService(req.rest);
+    if (!service) {
+      throw new RegistryHttpError(404, `Unknown service ID ${JSON.stringify(req.rest)}. Ensure that the service ID is passed, not the service name.`);
+    }
+    ctx.acl(req, 'write', 'service:write', service.name);
+    catalog.deregisterService(service.id);
+    ctx.waiters.notify();
+    return ctx.empty();
+  };
+
+  /**
+   * PUT /v1/agent/service/maintenance/:id?enable=true|false&reason=... (Consul's
+   * AgentServiceMaintenance): the parameters are checked before the token, the service after it.
+   */
+  const serviceMaintenance = (req: ParsedRequest): ApiResponse => {
+    if (req.rest === '') throw new RegistryHttpError(400, 'Missing service ID');
+    if (!req.query.has('enable')) throw new RegistryHttpError(400, 'Missing value for enable');
+    const raw = req.query.get('enable') ?? '';
+    const enable = parseBool(raw);
+    if (enable === undefined) throw new RegistryHttpError(400, `Invalid value for enable: ${JSON.stringify(raw)}`);
+    ctx.rejectUnknownToken(req);
+    const service = catalog.getService(req.rest);
+    if (!service) {
+      throw new RegistryHttpError(404, `Unknown service ID ${JSON.stringify(req.rest)}. Ensure that the service ID is passed, not the service name.`);
+    }
+    ctx.acl(req, 'write', 'service:write', service.name);
+    if (enable) catalog.enableServiceMaintenance(service.id, req.query.get('reason') ?? '');
+    else catalog.disableServiceMaintenance(service.id);
+    ctx.waiters.notify();
+    return ctx.empty();
+  };
+
+  /**
+   * GET /v1/agent/service/:id (Consul's AgentService): the agent's record of one service with a
+   * ContentHash (also sent as X-Consul-ContentHash); `?hash=` blocks until the record's hash
+   * differs from it, for `wait` (default 5m, at most 10m, plus jitter).
+   */
+  const agentService = async (req: ParsedRequest): Promise<ApiResponse> => {
+    const params = parseBlockingParams(req.query);
+    ctx.rejectUnknownToken(req);
+    const id = req.rest;
+    const current = (): { hash: string; view: Record<string, unknown> } | undefined => {
+      const service = catalog.getService(id);
+      if (!service) return undefined;
+      const { Datacenter, ...view } = agentServiceView(service, catalog.node.datacenter);
+      const hash = contentHash(view);
+      return { hash, view: { ...view, ContentHash: hash, Datacenter } };
+    };
+    const hash = req.query.get('hash') ?? '';
+    if (hash !== '') {
+      const timeout = blockingTimeoutMs(params.waitMs, ctx.random);
+      // IndexWaiters wakes when the index rises above 1: here, when the hash is no longer the one given.
+      await ctx.waiters.wait(() => ((current()?.hash ?? '') === hash ? 1 : 2), 1, timeout, req.signal);
+    }
+    const found = current();
+    if (!found) throw new RegistryHttpError(404, `unknown service ID: ${id}`);
+    const service = catalog.getService(id)!;
+    if (ctx.acl(req, 'read').outcome === 'filter') throw new RegistryHttpError(403, anonymousDenied('service:read', service.name));
+    return ctx.json(200, found.view, { 'x-consul-contenthash': found.hash });
+  };
+
+  const agentServices = (req: ParsedRequest): ApiResponse => {
+    const filtered = ctx.acl(req, 'read').outcome === 'filter';
+    const out: Record<string, unknown> = {};
+    if (!filtered) for (const s of catalog.listServices()) out[s.id] = agentServiceView(s, catalog.node.datacenter);
+    return ctx.json(200, out);
+  };
+
+  const agentChecks = (req: ParsedRequest): ApiResponse => {
+    const filtered = ctx.acl(req, 'read').outcome === 'filter';
+    const out: Record<string, unknown> = {};
+    if (!filtered) {
+      for (const c of catalog.listChecks()) {
+        out[c.checkId] = checkView(c, catalog.node.name, catalog.getService(c.serviceId)?.tags ?? [], 'agent');
+      }
+    }
+    return ctx.json(200, out);
+  };
+
+  const setCheck = (req: ParsedRequest, status: CheckUpdateStatus, output: string): ApiResponse => {
+    ctx.rejectUnknownToken(req);
+    const check = catalog.getCheck(req.rest);
+    if (!check) {
+      throw new RegistryHttpError(404, `Unknown check ID ${JSON.stringify(req.rest)}. Ensure that the check ID is passed, not the check name.`);
+    }
+    ctx.acl(req, 'write', 'service:write', check.serviceName);
+    if (check.type !== 'ttl') {
+      throw new RegistryHttpError(500, `CheckID ${JSON.stringify(req.rest)} does not have associated TTL`);
+    }
+    catalog.updateCheck(check.checkId, status, output);
+    ctx.runner?.ttlUpdated(check.checkId);
+    ctx.waiters.notify();
+    return ctx.empty();
+  };
+
+  const checkStatus = (status: CheckUpdateStatus) => (req: ParsedRequest): ApiResponse => setCheck(req, status, req.query.get('note') ?? '');
+
+  const checkUpdate = (req: ParsedRequest): ApiResponse => {
+    const update = decodeCheckUpdate(req.body);
+    return setCheck(req, update.status, update.output);
+  };
+
+  return [
+    { prefix: '/v1/agent/service/register', exact: true, method: 'PUT', handler: register },
+    { prefix: '/v1/agent/service/deregister/', exact: false, method: 'PUT', handler: deregister },
+    { prefix: '/v1/agent/service/maintenance/', exact: false, method: 'PUT', handler: serviceMaintenance },
+    { prefix: '/v1/agent/service/', exact: false, method: 'GET', handler: agentService },
+    { prefix: '/v1/agent/services', exact: true, method: 'GET', handler: agentServices },
+    { prefix: '/v1/agent/checks', exact: true, method: 'GET', handler: agentChecks },
+    { prefix: '/v1/agent/check/pass/', exact: false, method: 'PUT', handler: checkStatus('passing') },
+    { prefix: '/v1/agent/check/warn/', exact: false, method: 'PUT', handler: checkStatus('warning') },
+    { prefix: '/v1/agent/check/fail/', exact: false, method: 'PUT', handler: checkStatus('critical') },
+    { prefix: '/v1/agent/check/update/', exact: false, method: 'PUT', handler: checkUpdate },
+  ];
+}
+
+/**
+ * A hex digest of an agent service record. Consul hashes the Go struct (hashstructure) and
+ * prints the uint64 with %x, so only the form matches: up to 16 hex digits, no leading zeros.
+ */
+function contentHash(view: Record<string, unknown>): string {
+  const digest = createHash('sha256').update(JSON.stringify(view)).digest('hex').slice(0, 16);
+  return BigInt(`0x${digest}`).toString(16);
+}

@@ -1,0 +1,160 @@
+/**
+ * What an endpoint group is made of: routes (prefix, exact, method, handler) over a parsed request,
+ * and the context every group's handlers share (the catalog, ACL, JSON answers, blocking reads).
+ * The router (../router.ts) picks the route; the groups (agent.ts, health.ts, ...) only answer.
+ */
+import { aclDecision, type AclDecision } from '../acl.js';
+import { blockingTimeoutMs, headerIndex, parseBlockingParams, type IndexWaiters } from '../blocking.js';
+import type { Catalog } from '../catalog.js';
+import type { CheckRunner } from '../checks.js';
+import { RegistryHttpError, type DecodeOptions } from '../decode.js';
+import { RenderedJson } from '../views.js';
+
+export interface ApiRequest {
+  method: string;
+  /** Path and query, e.g. "/v1/health/service/web?passing". */
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  /** The body as UTF-8 text. */
+  body: string;
+  /** The body's bytes, when a handler needs them exactly (KV values may be binary); absent = Buffer.from(body). */
+  bodyBytes?: Buffer;
+  /** Aborted when the client goes away, so a parked blocking query is released. */
+  signal?: AbortSignal;
+}
+
+export interface ApiResponse {
+  status: number;
+  headers: Record<string, string>;
+  /** Text, or bytes already rendered (large health answers). */
+  body: string | Buffer;
+}
+
+export interface ParsedRequest extends ApiRequest {
+  path: string;
+  query: URLSearchParams;
+  /** The rest of the path after the route prefix (an ID or a service name), URL-decoded. */
+  rest: string;
+  token: string | undefined;
+}
+
+export type Handler = (req: ParsedRequest) => Promise<ApiResponse> | ApiResponse;
+
+export type Method = 'GET' | 'PUT' | 'POST' | 'DELETE' | 'HEAD';
+
+/**
+ * One route. `exact`: the path must equal `prefix`; otherwise it must start with it and the rest is
+ * `req.rest`. The longest matching prefix wins, as in Go's ServeMux; several routes with the same
+ * prefix and different methods make one endpoint whose Allow header lists them in order.
+ */
+export interface Route {
+  prefix: string;
+  exact: boolean;
+  method: Method;
+  handler: Handler;
+}
+
+export const TEXT = 'text/plain; charset=utf-8';
+
+export interface EndpointOptions {
+  catalog: Catalog;
+  waiters: IndexWaiters;
+  runner?: CheckRunner;
+  token?: string;
+  /** What status/leader and status/peers report, e.g. "127.0.0.1:8300". */
+  serverAddress: string;
+  random?: () => number;
+  decode?: DecodeOptions;
+}
+
+/** The state and helpers handlers share. */
+export class EndpointContext {
+  readonly catalog: Catalog;
+  readonly waiters: IndexWaiters;
+  readonly runner: CheckRunner | undefined;
+  readonly token: string | undefined;
+  readonly serverAddress: string;
+  readonly random: () => number;
+  readonly decodeOptions: DecodeOptions;
+
+  constructor(opts: EndpointOptions) {
+    this.catalog = opts.catalog;
+    this.waiters = opts.waiters;
+    this.runner = opts.runner;
+    this.token = opts.token;
+    this.serverAddress = opts.serverAddress;
+    this.random = opts.random ?? Math.random;
+    this.decodeOptions = opts.decode ?? {};
+  }
+
+  json(status: number, value: unknown, extra: Record<string, string> = {}): ApiResponse {
+    // Consul in dev mode pretty-prints every JSON answer.
+    const body = value instanceof RenderedJson ? value.bytes : `${JSON.stringify(value, null, 4)}\n`;
+    return { status, headers: { 'content-type': 'application/json', ...extra }, body };
+  }
+
+  empty(): ApiResponse {
+    return { status: 200, headers: {}, body: '' };
+  }
+
+  acl(req: ParsedRequest, access: 'read' | 'write', permission = '', resource = ''): AclDecision {
+    const decision = aclDecision(this.token, req.token, access, permission, resource);
+    if (decision.outcome === 'deny') throw new RegistryHttpError(decision.status, decision.body);
+    return decision;
+  }
+
+  /** Agent endpoints resolve the token before anything else: an unknown token is refused even for an unknown ID. */
+  rejectUnknownToken(req: ParsedRequest): void {
+    if (req.token !== undefined) this.acl(req, 'write');
+  }
+
+  /**
+   * Parks the request until `index()` rises above ?index (if given), then answers with `build`.
+   * `metaOnDenied`: the catalog endpoints set query metadata before the ACL check fails.
+   */
+  async blockingRead(
+    req: ParsedRequest,
+    index: () => number,
+    build: (filtered: boolean) => unknown,
+    validate?: () => void,
+    metaOnDenied = false,
+  ): Promise<ApiResponse> {
+    const params = parseBlockingParams(req.query);
+    validate?.();
+    let filtered: boolean;
+    try {
+      filtered = this.acl(req, 'read').outcome === 'filter';
+    } catch (error) {
+      if (!metaOnDenied || !(error instanceof RegistryHttpError)) throw error;
+      throw new RegistryHttpError(error.status, error.body, {
+        'x-consul-index': '1',
+        'x-consul-knownleader': 'false',
+        'x-consul-lastcontact': '0',
+        'x-consul-query-backend': 'blocking-query',
+      });
+    }
+    const timeout = blockingTimeoutMs(params.waitMs, this.random);
+    await this.waiters.wait(() => headerIndex(index()), params.minIndex, timeout, req.signal);
+    const meta = {
+      'x-consul-effective-consistency': 'leader',
+      'x-consul-index': String(headerIndex(index())),
+      'x-consul-knownleader': 'true',
+      'x-consul-lastcontact': '0',
+      'x-consul-query-backend': 'blocking-query',
+    };
+    try {
+      return this.json(200, build(filtered), meta);
+    } catch (error) {
+      // Consul validates some parameters only after the read, so its 400s carry the query metadata.
+      if (error instanceof RegistryHttpError) throw new RegistryHttpError(error.status, error.body, { ...meta, ...error.headers });
+      throw error;
+    }
+  }
+}
+
+/** Go's strconv.ParseBool. */
+export function parseBool(text: string): boolean | undefined {
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(text)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(text)) return false;
+  return undefined;
+}
