@@ -3,6 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { CredentialProvider } from '../auth/index.js';
 import { ConsulClient, consulOptionsFromEnv, type ConsulClientOptions } from '../consul/index.js';
 import { FarolError } from '../errors.js';
+import { randomBytes } from 'node:crypto';
+import { channels, createEventOwner, CREDENTIAL_HEADERS, type EventOwner, type InstanceRef } from '../events/channels.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { MAX_TIMER_DELAY_MS } from '../timers/long-timeout.js';
 import { createClientTlsProvider, isCaSource, isKeyPairSource, loadCaSourceSync, loadKeyPairSourceSync, toCaSource, type CaSource, type ClientTlsState, type KeyPairSource, type TlsProvider } from '../pki/index.js';
@@ -94,6 +96,8 @@ export interface CallResult {
 }
 
 export interface FarolClient {
+  /** Whose events this client publishes (see src/events): compare a payload's `owner` with it. */
+  readonly owner: EventOwner;
   /** Calls one passing instance of `service`. Resolves with any HTTP status; rejects with a FarolError. */
   call(service: string, opts?: CallOptions): Promise<CallResult>;
   /** The passing instances of `service` as the client currently knows them. */
@@ -109,6 +113,17 @@ interface ServiceState {
   /** Instances that answered 503 with Retry-After, until when (performance.now ms). */
   resting: Map<string, number>;
   panic: boolean;
+}
+
+/** What the events of one call share. */
+interface CallFacts {
+  readonly call: object;
+  readonly service: string;
+  readonly method: string;
+  readonly path: string;
+  readonly started: number;
+  attempts: number;
+  instance: InstanceRef | undefined;
 }
 
 type Attempt =
@@ -133,6 +148,7 @@ export function createClient(opts: ClientOptions): FarolClient {
     opts.consul instanceof ConsulClient
       ? opts.consul
       : new ConsulClient({ logger, ...(opts.consul ?? consulOptionsFromEnv(process.env)) });
+  const owner = createEventOwner('client', `client-${randomBytes(4).toString('hex')}`);
   const balancerKind = opts.balancer ?? DEFAULT_BALANCER;
   const services = new Map<string, ServiceState>();
   const budget = new RetryBudget(opts.retryBudget);
@@ -143,6 +159,7 @@ export function createClient(opts: ClientOptions): FarolClient {
   const discovery = createDiscovery({
     consul,
     logger,
+    owner,
     ...(opts.freshness ? { freshness: opts.freshness } : {}),
     onChange: (service, instances) => {
       const state = services.get(service);
@@ -197,6 +214,9 @@ export function createClient(opts: ClientOptions): FarolClient {
     const available = state.outliers.available(instances);
     if (available.panic !== state.panic) {
       state.panic = available.panic;
+      if (channels.clientPanic.hasSubscribers) {
+        channels.clientPanic.publish({ owner, service, panic: available.panic, ejected: available.ejected, passing: instances.length });
+      }
       if (available.panic) {
         logger.warn(
           { event: 'panic', service, ejected: available.ejected, passing: instances.length },
@@ -213,22 +233,44 @@ export function createClient(opts: ClientOptions): FarolClient {
 
   async function attempt(
     ready: InstancePools,
-    service: string,
+    facts: CallFacts,
     state: ServiceState,
     instance: Instance,
     request: { method: string; path: string; headers: Record<string, string>; body: string | Uint8Array | null },
     tryTimeoutMs: number,
     callerSignal: AbortSignal | undefined,
   ): Promise<Attempt> {
+    const { service } = facts;
     const serverName = serverNameFor(instance, opts.serverName);
+    facts.instance = instanceRef(instance);
+    const tryRef = {};
+    const tryFacts = { owner, call: facts.call, try: tryRef, service, method: facts.method, path: facts.path, attempt: facts.attempts, instance: facts.instance };
+    let sent = request;
+    if (channels.clientTryStart.hasSubscribers) {
+      const added: Record<string, string> = {};
+      channels.clientTryStart.publish({
+        ...tryFacts,
+        addHeader(name, value) {
+          const lower = name.toLowerCase();
+          if (!CREDENTIAL_HEADERS.has(lower)) added[lower] = value;
+        },
+      });
+      for (const _name in added) {
+        sent = { ...request, headers: { ...request.headers, ...added } };
+        break;
+      }
+    }
     const done = state.balancer.start(instance);
     const started = performance.now();
     try {
-      const response = await exchange(ready.poolFor({ instance, serverName }), request, tryTimeoutMs, callerSignal);
+      const response = await exchange(ready.poolFor({ instance, serverName }), sent, tryTimeoutMs, callerSignal);
       const { body } = response;
       const latencyMs = elapsed(started);
       const failed = response.statusCode >= 500;
       done({ latencyMs, ok: !failed });
+      if (channels.clientTryEnd.hasSubscribers) {
+        channels.clientTryEnd.publish({ ...tryFacts, durationMs: latencyMs, status: response.statusCode, error: undefined });
+      }
       if (failed) noteFailure(service, state, instance.id);
       else state.outliers.recordSuccess(instance.id);
       const retryAfterMs = response.statusCode === 503 ? parseRetryAfter(response.headers['retry-after'], Date.now()) : undefined;
@@ -256,7 +298,11 @@ export function createClient(opts: ClientOptions): FarolClient {
       const latencyMs = elapsed(started);
       done({ latencyMs, ok: false });
       if (callerSignal?.aborted) {
-        return { kind: 'failure', error: new FarolError('ABORTED', `the call to '${service}' was aborted`, { cause: caught }), retryable: false };
+        const aborted = new FarolError('ABORTED', `the call to '${service}' was aborted`, { cause: caught });
+        if (channels.clientTryEnd.hasSubscribers) {
+          channels.clientTryEnd.publish({ ...tryFacts, durationMs: latencyMs, status: undefined, error: { code: aborted.code, message: aborted.message } });
+        }
+        return { kind: 'failure', error: aborted, retryable: false };
       }
       const error = caught instanceof TryTimedOut
         ? new FarolError('TIMEOUT', `'${service}' at ${hostPort(instance)} did not answer within ${tryTimeoutMs < timeoutMs ? `the ${deadlineMs} ms deadline of the call` : `${timeoutMs} ms`}`, {
@@ -264,6 +310,9 @@ export function createClient(opts: ClientOptions): FarolClient {
             details: { service, target: hostPort(instance) },
           })
         : requestFailureToFarolError(ready.tlsAlertBehind(caught) ?? caught, { service, target: hostPort(instance), expectedName: serverName ?? instance.address, timeoutMs: tryTimeoutMs });
+      if (channels.clientTryEnd.hasSubscribers) {
+        channels.clientTryEnd.publish({ ...tryFacts, durationMs: latencyMs, status: undefined, error: { code: error.code, message: error.message } });
+      }
       noteFailure(service, state, instance.id);
       logger.warn(
         { event: 'call_failed', service, instance: instance.id, address: instance.address, port: instance.port, method: request.method, path: request.path, code: error.code, error: error.message, latencyMs },
@@ -277,6 +326,9 @@ export function createClient(opts: ClientOptions): FarolClient {
   function noteFailure(service: string, state: ServiceState, id: string): void {
     const ejection = state.outliers.recordFailure(id);
     if (ejection) {
+      if (channels.clientEjection.hasSubscribers) {
+        channels.clientEjection.publish({ owner, service, instance: id, durationMs: ejection.durationMs, ejections: ejection.ejectionCount });
+      }
       logger.warn(
         { event: 'ejected', service, instance: id, durationMs: ejection.durationMs, ejections: ejection.ejectionCount },
         `instance ${id} of '${service}' ejected for ${ejection.durationMs} ms after consecutive failures`,
@@ -289,7 +341,37 @@ export function createClient(opts: ClientOptions): FarolClient {
     const method = (callOpts.method ?? 'GET').toUpperCase();
     const path = normalisePath(callOpts.path);
     const started = performance.now();
-    const facts = { service, method, path, started };
+    const facts: CallFacts = { call: {}, service, method, path, started, attempts: 0, instance: undefined };
+    if (channels.clientCallStart.hasSubscribers) channels.clientCallStart.publish({ owner, call: facts.call, service, method, path });
+    if (!channels.clientCallEnd.hasSubscribers) return runCall(facts, callOpts);
+    try {
+      const result = await runCall(facts, callOpts);
+      publishCallEnd(facts, result.status, undefined);
+      return result;
+    } catch (error) {
+      publishCallEnd(facts, undefined, error);
+      throw error;
+    }
+  }
+
+  function publishCallEnd(facts: CallFacts, status: number | undefined, error: unknown): void {
+    if (!channels.clientCallEnd.hasSubscribers) return;
+    channels.clientCallEnd.publish({
+      owner,
+      call: facts.call,
+      service: facts.service,
+      method: facts.method,
+      path: facts.path,
+      durationMs: elapsed(facts.started),
+      attempts: facts.attempts,
+      status,
+      instance: facts.instance,
+      error: error === undefined ? undefined : error instanceof FarolError ? { code: error.code, message: error.message } : { code: 'ERROR', message: String(error) },
+    });
+  }
+
+  async function runCall(facts: CallFacts, callOpts: CallOptions): Promise<CallResult> {
+    const { service, method, path, started } = facts;
     const deadline = started + deadlineMs;
     const ready = await instancePools();
     const credentials = opts.credentials;
@@ -314,7 +396,8 @@ export function createClient(opts: ClientOptions): FarolClient {
         throw await discovery.noHealthyInstanceError(service);
       }
       tried.add(instance.id);
-      let outcome = await attempt(ready, service, state, instance, request, tryTimeout(timeoutMs, deadline), callOpts.signal);
+      facts.attempts = tryNumber;
+      let outcome = await attempt(ready, facts, state, instance, request, tryTimeout(timeoutMs, deadline), callOpts.signal);
       if (
         !refreshedCredentials &&
         authorization !== undefined &&
@@ -329,8 +412,11 @@ export function createClient(opts: ClientOptions): FarolClient {
         credentials.invalidate(authorization);
         authorization = await credentials.authorization();
         request.headers = requestHeaders(callOpts.headers, authorization);
+        if (channels.clientCredentialsRefreshed.hasSubscribers) {
+          channels.clientCredentialsRefreshed.publish({ owner, call: facts.call, service, method, path, instance: instance.id });
+        }
         logger.info({ event: 'credentials_refreshed', service, instance: instance.id }, `${method} ${path}: token rejected as invalid; retrying once with a fresh one`);
-        if (performance.now() < deadline) outcome = await attempt(ready, service, state, instance, request, tryTimeout(timeoutMs, deadline), callOpts.signal);
+        if (performance.now() < deadline) outcome = await attempt(ready, facts, state, instance, request, tryTimeout(timeoutMs, deadline), callOpts.signal);
       }
       last = outcome;
 
@@ -345,6 +431,19 @@ export function createClient(opts: ClientOptions): FarolClient {
               ? 'retry budget spent'
               : null;
       if (stopReason !== null) return finish(facts, outcome, tryNumber, stopReason);
+      if (channels.clientRetry.hasSubscribers) {
+        channels.clientRetry.publish({
+          owner,
+          call: facts.call,
+          service,
+          method,
+          path,
+          attempt: tryNumber,
+          instance: instance.id,
+          reason: outcome.kind === 'failure' ? outcome.error.code : outcome.result.status,
+          pauseMs,
+        });
+      }
       logger.info(
         {
           event: 'retry',
@@ -361,8 +460,11 @@ export function createClient(opts: ClientOptions): FarolClient {
   }
 
   /** The last outcome becomes the call's: a FarolError thrown, or the response returned. */
-  function finish(call: { service: string; method: string; path: string; started: number }, outcome: Attempt, tries: number, stopReason: string | undefined): CallResult {
+  function finish(call: CallFacts, outcome: Attempt, tries: number, stopReason: 'deadline' | 'retry budget spent' | 'no instance left' | 'no retries left' | undefined): CallResult {
     if (outcome.retryable && stopReason !== undefined && stopReason !== 'no retries left') {
+      if (channels.clientRetryRefused.hasSubscribers) {
+        channels.clientRetryRefused.publish({ owner, call: call.call, service: call.service, method: call.method, path: call.path, attempts: tries, reason: stopReason });
+      }
       logger.warn({ event: 'retry_refused', service: call.service, tries, reason: stopReason }, `not retrying ${call.method} ${call.path}: ${stopReason}`);
     }
     if (outcome.kind === 'failure') throw outcome.error;
@@ -370,6 +472,7 @@ export function createClient(opts: ClientOptions): FarolClient {
   }
 
   return {
+    owner,
     call,
     async instances(service) {
       return [...(await discovery.passingInstances(service))];
@@ -471,6 +574,10 @@ function requestHeaders(given: Record<string, string> | undefined, authorization
 function normalisePath(path: string | undefined): string {
   if (!path) return '/';
   return path.startsWith('/') ? path : `/${path}`;
+}
+
+function instanceRef(instance: Instance): InstanceRef {
+  return { id: instance.id, address: instance.address, port: instance.port };
 }
 
 function elapsed(started: number): number {

@@ -3,6 +3,7 @@ import type { Server as HttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { fastify, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { authenticate, authorize, bearerChallenge, peerTlsOf, type AccessRequirement, type AuthResult, type Authenticator, type PeerTls, type Principal } from '../auth/index.js';
+import { channels, CREDENTIAL_HEADERS, type EventOwner } from '../events/channels.js';
 import type { Logger } from '../log/logger.js';
 import type { ServerTlsState, TlsProvider } from '../pki/index.js';
 import { serverSecureContext, serverTimeoutOptions, type ServerTimeouts } from '../pki/tls-policy.js';
@@ -58,6 +59,8 @@ export interface BuildAppOptions {
    */
   clientCertificates?: { required: boolean };
   audit: Logger;
+  /** Whose events the app publishes: the service's. */
+  owner: EventOwner;
   instance: InstanceView;
   /** Bounds on slow clients: the TLS handshake and the arrival of a request's headers. */
   timeouts: ServerTimeouts;
@@ -69,6 +72,29 @@ function isPublicRoute(request: FastifyRequest): boolean {
   if (request.routeOptions.config.auth?.public === true) return true;
   return request.routeOptions.url === HEALTH_PATH && (request.method === 'GET' || request.method === 'HEAD');
 }
+
+/** The identity of a request in its events (an opaque object, so subscribers never hold the request). */
+const requestRefs = new WeakMap<FastifyRequest, object>();
+
+function requestRef(request: FastifyRequest): object {
+  let ref = requestRefs.get(request);
+  if (ref === undefined) {
+    ref = {};
+    requestRefs.set(request, ref);
+  }
+  return ref;
+}
+
+/** The scheme a caller tried, bounded to the ones Farol knows (a metric label). */
+function schemeOf(authorization: string | undefined, certificate: boolean): string | undefined {
+  if (authorization !== undefined) {
+    const scheme = authorization.trimStart().split(/\s/, 1)[0]?.toLowerCase();
+    return scheme === 'basic' || scheme === 'bearer' ? scheme : 'other';
+  }
+  return certificate ? 'certificate' : undefined;
+}
+
+const SCHEME_OF_PRINCIPAL: Record<Principal['kind'], string> = { user: 'basic', token: 'bearer', certificate: 'certificate' };
 
 // Parsing the peer certificate costs more than the rest of the hook: once per connection.
 const peerTlsBySocket = new WeakMap<TLSSocket, PeerTls>();
@@ -89,7 +115,7 @@ function peerTls(request: FastifyRequest): PeerTls {
  * errors that never reach the caller with a stack trace.
  */
 export function buildApp(opts: BuildAppOptions): FarolApp {
-  const { instance, audit } = opts;
+  const { instance, audit, owner } = opts;
   const clientCerts = opts.clientCertificates;
   const secureContext = (state: ServerTlsState) =>
     serverSecureContext({ key: state.keyPair.keyPem, cert: state.keyPair.certPem, ...(clientCerts && state.clientCa ? { ca: state.clientCa.pem } : {}) });
@@ -111,6 +137,47 @@ export function buildApp(opts: BuildAppOptions): FarolApp {
   });
 
   app.decorateRequest('principal', null);
+
+  // The events of a request (see src/events). A callback hook: no promise per request.
+  const requestFacts = (request: FastifyRequest) => ({
+    owner,
+    service: instance.serviceName,
+    instance: instance.instanceId,
+    request: requestRef(request),
+    method: request.method,
+    path: pathOf(request.url),
+    remoteAddress: request.ip,
+  });
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (channels.serviceRequestStart.hasSubscribers) {
+      const { headers } = request;
+      channels.serviceRequestStart.publish({
+        ...requestFacts(request),
+        header(name) {
+          const lower = name.toLowerCase();
+          if (CREDENTIAL_HEADERS.has(lower)) return undefined;
+          const value = headers[lower];
+          return Array.isArray(value) ? value.join(', ') : value;
+        },
+      });
+    }
+    done();
+  });
+  app.addHook('onResponse', (request, reply, done) => {
+    if (channels.serviceRequestEnd.hasSubscribers) {
+      const route = request.routeOptions.url;
+      const { principal } = request;
+      channels.serviceRequestEnd.publish({
+        ...requestFacts(request),
+        route,
+        status: reply.statusCode,
+        durationMs: Math.round(reply.elapsedTime * 100) / 100,
+        principal: principal === null ? null : { id: principal.id, kind: principal.kind },
+        healthProbe: route === HEALTH_PATH && (request.method === 'GET' || request.method === 'HEAD'),
+      });
+    }
+    done();
+  });
   installAuditLog(app, audit, instance);
 
   const connectionAuth = createConnectionAuth(undefined, undefined, opts.credentialsGeneration);
@@ -135,12 +202,29 @@ export function buildApp(opts: BuildAppOptions): FarolApp {
       const decision = authorize(principal, opts.require, routeAuth?.require);
       if (decision.allowed) {
         request.principal = principal;
+        if (channels.authOutcome.hasSubscribers) {
+          channels.authOutcome.publish({ ...requestFacts(request), outcome: 'authenticated', scheme: SCHEME_OF_PRINCIPAL[principal.kind], principal: principal.id, remembered: remembered !== undefined });
+        }
         return;
+      }
+      if (channels.authOutcome.hasSubscribers) {
+        channels.authOutcome.publish({
+          ...requestFacts(request),
+          outcome: 'forbidden',
+          status: 403,
+          scheme: SCHEME_OF_PRINCIPAL[principal.kind],
+          reason: decision.reason,
+          principal: principal.id,
+          principalKind: principal.kind,
+        });
       }
       logForbidden(audit, request, instance, principal, decision.reason);
       return sendForbidden(reply, principal, decision.missingScopes, instance.serviceName);
     }
     if (result.outcome === 'limited') {
+      if (channels.authOutcome.hasSubscribers) {
+        channels.authOutcome.publish({ ...requestFacts(request), outcome: 'limited', status: 429, reason: result.reason, retryAfterSec: result.retryAfterSec });
+      }
       logAuthLimited(audit, request, instance, result);
       return reply
         .code(429)
@@ -149,6 +233,17 @@ export function buildApp(opts: BuildAppOptions): FarolApp {
     }
     const hadCredentials = authorization !== undefined || (clientCerts !== undefined && peerTls(request).peerCertificate !== undefined);
     if (result.outcome === 'rejected') {
+      if (channels.authOutcome.hasSubscribers) {
+        channels.authOutcome.publish({
+          ...requestFacts(request),
+          outcome: 'rejected',
+          scheme: schemeOf(authorization, clientCerts !== undefined && peerTls(request).peerCertificate !== undefined),
+          status: result.status,
+          reason: result.reason,
+          username: result.username ?? null,
+          hadCredentials,
+        });
+      }
       // An anonymous request is not a failed login: its access line (status 401) is enough.
       if (hadCredentials) logAuthFailure(audit, request, instance, result);
       return sendUnauthorized(reply, result.status, result.challenge, hadCredentials);
@@ -185,6 +280,12 @@ export function buildApp(opts: BuildAppOptions): FarolApp {
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
     const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (status === 500) {
+      if (channels.serviceRequestError.hasSubscribers) {
+        channels.serviceRequestError.publish({
+          ...requestFacts(request),
+          error: { type: error.name, message: error.message, code: error.code, stack: error.stack },
+        });
+      }
       audit.error(
         {
           event: 'error',

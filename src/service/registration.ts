@@ -3,6 +3,7 @@ import { isIPv6 } from 'node:net';
 import type { AgentServiceCheck, AgentServiceRegistration, ConsulClient } from '../consul/index.js';
 import { goDurationMs, parseGoDuration } from '../consul-wire/duration.js';
 import { isFarolError } from '../errors.js';
+import { channels, createEventOwner, type EventOwner, type RegistrationState } from '../events/channels.js';
 import type { Logger } from '../log/logger.js';
 import { setLongTimeout, type LongTimer } from '../timers/long-timeout.js';
 import type { HealthCheckKind } from './options.js';
@@ -114,7 +115,21 @@ export class ConsulRegistration {
     private readonly consul: ConsulClient,
     readonly registration: AgentServiceRegistration,
     private readonly logger: Logger,
+    /** Whose events registration publishes: the service's (default: its own, named by the instance id). */
+    private readonly owner: EventOwner = createEventOwner('service', registration.ID ?? registration.Name),
   ) {}
+
+  private publishState(state: RegistrationState['state'], reason?: string): void {
+    if (!channels.registrationState.hasSubscribers) return;
+    channels.registrationState.publish({
+      owner: this.owner,
+      service: this.registration.Name,
+      instance: this.serviceId,
+      consul: this.consul.address,
+      state,
+      ...(reason === undefined ? {} : { reason }),
+    });
+  }
 
   get serviceId(): string {
     return this.registration.ID!;
@@ -130,6 +145,7 @@ export class ConsulRegistration {
     this.stopHeartbeat();
     await this.consul.agent.registerService(this.registration, { replaceExistingChecks: true });
     this.isRegistered = true;
+    this.publishState('registered');
     this.logger.info(
       { event: 'registered', instance: this.serviceId, service: this.registration.Name, consul: this.consul.address },
       'registered in Consul',
@@ -147,6 +163,7 @@ export class ConsulRegistration {
    */
   async enableMaintenance(reason: string): Promise<void> {
     await this.consul.agent.enableServiceMaintenance(this.serviceId, reason);
+    this.publishState('maintenance', reason);
     this.logger.info(
       { event: 'maintenance_enabled', instance: this.serviceId, consul: this.consul.address, reason },
       'in maintenance mode: out of the passing set',
@@ -162,6 +179,7 @@ export class ConsulRegistration {
       if (!isUnknownService(error)) throw error;
     }
     this.isRegistered = false;
+    this.publishState('deregistered');
     this.logger.info({ event: 'deregistered', instance: this.serviceId, consul: this.consul.address }, 'deregistered from Consul');
   }
 
@@ -209,6 +227,7 @@ export class ConsulRegistration {
         return;
       }
       await this.register();
+      this.publishState('re_registered');
       this.logger.info(
         { event: 're_registered', instance: this.serviceId, consul: this.consul.address },
         'the Consul agent had forgotten this instance: registered it again',
@@ -223,6 +242,18 @@ export class ConsulRegistration {
     if (this.outage) return;
     this.outage = { since: Date.now(), source };
     const unreachable = isFarolError(error, 'CONSUL_UNREACHABLE') || isFarolError(error, 'TIMEOUT');
+    if (channels.registrationOutage.hasSubscribers) {
+      channels.registrationOutage.publish({
+        owner: this.owner,
+        service: this.registration.Name,
+        instance: this.serviceId,
+        phase: 'start',
+        consul: this.consul.address,
+        unreachable,
+        source,
+        error: (error as Error).message,
+      });
+    }
     this.logger.warn(
       {
         event: unreachable ? 'consul_unreachable' : 'consul_call_failed',
@@ -241,6 +272,17 @@ export class ConsulRegistration {
     if (!this.outage) return;
     const downMs = Date.now() - this.outage.since;
     this.outage = undefined;
+    if (channels.registrationOutage.hasSubscribers) {
+      channels.registrationOutage.publish({
+        owner: this.owner,
+        service: this.registration.Name,
+        instance: this.serviceId,
+        phase: 'end',
+        consul: this.consul.address,
+        downMs,
+        reRegistered,
+      });
+    }
     this.logger.info(
       { event: 'consul_reachable', instance: this.serviceId, consul: this.consul.address, downMs, reRegistered },
       reRegistered ? 'Consul answers again; registered again' : 'Consul answers again; the registration was intact',

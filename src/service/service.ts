@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConsulClient, consulOptionsFromEnv } from '../consul/index.js';
 import { FarolError } from '../errors.js';
+import { channels, createEventOwner, type EventOwner } from '../events/channels.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { createServerTlsProvider, type ServerTlsState, type TlsProvider } from '../pki/index.js';
 import { buildApp, type FarolApp, type InstanceView } from './app.js';
@@ -15,6 +16,8 @@ import { buildRegistration, ConsulRegistration, hostPort, newInstanceId } from '
 import { farolVersion } from './version.js';
 
 export interface FarolService {
+  /** Whose events this service publishes (see src/events): compare a payload's `owner` with it. */
+  readonly owner: EventOwner;
   readonly name: string;
   readonly instanceId: string;
   /** The configured port until start(), then the port actually listened on. */
@@ -53,6 +56,8 @@ export interface FarolService {
  */
 export async function createService(options: ServiceOptions): Promise<FarolService> {
   const opts = resolveServiceOptions(options);
+  const instanceId = newInstanceId(opts.name);
+  const owner = createEventOwner('service', instanceId);
   const logger = opts.logger ?? createLogger({ name: 'server', file: opts.logFile ?? DEFAULT_LOG_FILE });
   const tls = await createServerTlsProvider(
     {
@@ -70,7 +75,7 @@ export async function createService(options: ServiceOptions): Promise<FarolServi
     throw error;
   }
   try {
-    const service = new Service(opts, tls, auth, logger);
+    const service = new Service(opts, tls, auth, logger, instanceId, owner);
     if (opts.routes) await opts.routes(service.app);
     return service;
   } catch (error) {
@@ -100,9 +105,11 @@ class Service implements FarolService, InstanceView {
     private readonly tls: TlsProvider<ServerTlsState>,
     private readonly auth: ServiceAuth,
     private readonly logger: Logger,
+    instanceId: string,
+    readonly owner: EventOwner,
   ) {
     this.name = opts.name;
-    this.instanceId = newInstanceId(opts.name);
+    this.instanceId = instanceId;
     this.healthCheck = opts.consul === false ? { kind: opts.check.kind ?? 'https' } : planHealthCheck(opts.check.kind, tls.current().keyPair.certPem, opts.advertiseAddress);
     this.app = buildApp({
       tls,
@@ -111,6 +118,7 @@ class Service implements FarolService, InstanceView {
       ...(opts.require ? { require: opts.require } : {}),
       ...(auth.clientCertificates ? { clientCertificates: { required: auth.clientCertificates.required } } : {}),
       audit: logger,
+      owner,
       instance: this,
       timeouts: { handshakeTimeoutMs: opts.timeouts.handshakeMs, headersTimeoutMs: opts.timeouts.headersMs },
     });
@@ -177,12 +185,13 @@ class Service implements FarolService, InstanceView {
       }
     }
     if (this.healthCheck.kind === 'ttl' && this.healthCheck.warning !== undefined) {
+      this.warn('check_ttl_chosen', this.healthCheck.warning, undefined);
       this.logger.warn({ event: 'check_ttl_chosen', instance: this.instanceId }, this.healthCheck.warning);
     }
 
     const consul = this.consulClient();
     if (consul) {
-      const registration = new ConsulRegistration(consul, this.registrationFor(), this.logger);
+      const registration = new ConsulRegistration(consul, this.registrationFor(), this.logger, this.owner);
       try {
         await registration.register();
       } catch (error) {
@@ -195,6 +204,16 @@ class Service implements FarolService, InstanceView {
       registration.startKeepRegistered(this.opts.keepRegistered.intervalMs);
     }
     this.certificateExpiry = watchCertificateExpiry(this.tls, this.logger, { instance: this.instanceId });
+    if (channels.serviceState.hasSubscribers) {
+      channels.serviceState.publish({
+        ...this.facts(),
+        state: 'started',
+        url: this.url,
+        registered: consul !== undefined,
+        check: this.healthCheck.kind,
+        healthPort: this.healthListener?.port,
+      });
+    }
     this.logger.info(
       {
         event: 'started',
@@ -216,6 +235,21 @@ class Service implements FarolService, InstanceView {
     await this.ownedConsul?.close().catch(() => undefined);
     this.tls.close();
     await this.auth.close();
+  }
+
+  private facts(): { owner: EventOwner; service: string; instance: string } {
+    return { owner: this.owner, service: this.name, instance: this.instanceId };
+  }
+
+  private warn(warning: 'check_ttl_chosen' | 'maintenance_failed' | 'deregister_failed' | 'drain_forced', message: string, error: unknown, timeoutMs?: number): void {
+    if (!channels.serviceWarning.hasSubscribers) return;
+    channels.serviceWarning.publish({
+      ...this.facts(),
+      warning,
+      message,
+      error: error === undefined ? undefined : (error as Error).message,
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    });
   }
 
   private registrationFor() {
@@ -254,6 +288,9 @@ class Service implements FarolService, InstanceView {
     const registration = this.registration;
     const log = { instance: this.instanceId };
     this.draining = true;
+    if (channels.serviceState.hasSubscribers) {
+      channels.serviceState.publish({ ...this.facts(), state: 'draining', reason, delayMs, registered: registration !== undefined });
+    }
     this.logger.info({ event: 'drain_started', ...log, reason, delayMs, registered: registration !== undefined }, 'draining');
 
     // (a) Out of the passing set at once. Nothing may re-register from here on.
@@ -263,6 +300,7 @@ class Service implements FarolService, InstanceView {
       try {
         await registration.enableMaintenance(`farol: draining (${reason})`);
       } catch (error) {
+        this.warn('maintenance_failed', 'could not enter maintenance mode: deregistering instead', error);
         this.logger.warn(
           { event: 'maintenance_failed', ...log, error: (error as Error).message },
           'could not enter maintenance mode: deregistering instead',
@@ -272,12 +310,14 @@ class Service implements FarolService, InstanceView {
     }
 
     // (b) Let watchers see it. /health answers 503 meanwhile, for pollers that do not read Consul.
+    if (channels.serviceState.hasSubscribers) channels.serviceState.publish({ ...this.facts(), state: 'waiting', delayMs });
     this.logger.info({ event: 'drain_wait', ...log, delayMs }, `waiting ${delayMs} ms for watchers to see the instance leave`);
     if (delayMs > 0) await sleep(delayMs);
 
     // (c) + (d) Stop accepting, finish in-flight requests (idle keep-alive sockets close at once).
     const forced = await this.closeServer(timeoutMs);
     await this.healthListener?.close();
+    if (channels.serviceState.hasSubscribers) channels.serviceState.publish({ ...this.facts(), state: 'closed', forced, ms: since() });
     this.logger.info({ event: 'drain_closed', ...log, forced, ms: since() }, 'stopped accepting; in-flight requests done');
 
     // (e) Gone from Consul.
@@ -286,6 +326,7 @@ class Service implements FarolService, InstanceView {
     this.certificateExpiry?.close();
     this.tls.close();
     await this.auth.close();
+    if (channels.serviceState.hasSubscribers) channels.serviceState.publish({ ...this.facts(), state: 'stopped', reason, ms: since() });
     this.logger.info({ event: 'stopped', ...log, reason, ms: since() }, 'service stopped');
   }
 
@@ -294,6 +335,7 @@ class Service implements FarolService, InstanceView {
       await registration.deregister();
     } catch (error) {
       // The check turns critical once the port closes and Consul reaps it after DeregisterCriticalServiceAfter.
+      this.warn('deregister_failed', 'could not deregister from Consul', error);
       this.logger.warn(
         { event: 'deregister_failed', instance: this.instanceId, error: (error as Error).message },
         'could not deregister from Consul',
@@ -314,6 +356,7 @@ class Service implements FarolService, InstanceView {
     clearTimeout(timer);
     clearInterval(sweep);
     if (forced) {
+      this.warn('drain_forced', `in-flight requests still running after ${timeoutMs} ms: closing their connections`, undefined, timeoutMs);
       this.logger.warn(
         { event: 'drain_forced', instance: this.instanceId, timeoutMs },
         `in-flight requests still running after ${timeoutMs} ms: closing their connections`,
