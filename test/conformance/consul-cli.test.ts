@@ -6,6 +6,9 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { findConsulBinary } from '../support/consul-agent.js';
 import { describeWithConsul } from '../support/describe-with-consul.js';
@@ -121,6 +124,124 @@ if ('missing' in found) {
           status = next[0]?.Checks.find((check) => check.CheckID === 'service:cli-1')?.Status;
         }
         assert.equal(status, 'critical');
+      } finally {
+        await watch.stop();
+      }
+    });
+  });
+
+  /** `consul …` that may fail: its exit code, stdout and stderr. */
+  const consulResult = async (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
+    try {
+      const { stdout, stderr } = await run(binary, args, { env: cliEnv(), timeout: 15_000 });
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const failed = error as { code?: number; stdout?: string; stderr?: string };
+      return { code: typeof failed.code === 'number' ? failed.code : -1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
+    }
+  };
+
+  /**
+   * Runs `consul watch` with a handler that appends each result (JSON on its stdin) to a file, one
+   * per line; `lines()` reads them back; `stop()` interrupts the watch and waits for it to exit.
+   */
+  const watchWithHandler = (args: string[]): { lines(): string[]; stop(): Promise<void> } => {
+    const dir = mkdtempSync(join(tmpdir(), 'farol-kv-watch-'));
+    const file = join(dir, 'seen.jsonl');
+    const handler = `cat >> '${file}'; echo >> '${file}'`;
+    const child = spawn(binary, ['watch', ...args, handler], { env: cliEnv(), stdio: 'ignore' });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    return {
+      lines: () => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((line) => line.trim() !== '') : []),
+      async stop() {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+        await exited;
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  };
+
+  /** Polls `probe` every 100 ms for up to `timeoutMs`. */
+  const within = async (timeoutMs: number, probe: () => boolean): Promise<boolean> => {
+    for (const deadline = performance.now() + timeoutMs; performance.now() < deadline; ) {
+      if (probe()) return true;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return probe();
+  };
+
+  forEachTarget('the consul CLI with KV', (getTarget) => {
+    const addr = (): string => `-http-addr=${getTarget().address}`;
+
+    it('`consul kv put` then `consul kv get` prints the value; a missing key is "No key exists" (exit 1)', async () => {
+      assert.equal(await consul(binary, ['kv', 'put', addr(), 'foo', 'bar']), 'Success! Data written to: foo\n');
+      assert.equal(await consul(binary, ['kv', 'get', addr(), 'foo']), 'bar\n');
+      const detailed = await consul(binary, ['kv', 'get', addr(), '-detailed', 'foo']);
+      assert.match(detailed, /^Flags\s+0$/m);
+      assert.match(detailed, /^Value\s+bar$/m);
+      const missing = await consulResult(['kv', 'get', addr(), 'nope']);
+      assert.deepEqual([missing.code, missing.stderr], [1, 'Error! No key exists at: nope\n']);
+    });
+
+    it('`consul kv get -recurse` and `-keys` list a prefix; `consul kv put -cas` refuses a stale index', async () => {
+      await consul(binary, ['kv', 'put', addr(), '-flags=42', 'cli/dir/x', '1']);
+      await consul(binary, ['kv', 'put', addr(), 'cli/foo', 'bar']);
+      assert.equal(await consul(binary, ['kv', 'get', addr(), '-recurse', 'cli/']), 'cli/dir/x:1\ncli/foo:bar\n');
+      assert.equal(await consul(binary, ['kv', 'get', addr(), '-keys', 'cli/']), 'cli/dir/\ncli/foo\n');
+      const stale = await consulResult(['kv', 'put', addr(), '-cas', '-modify-index=1', 'cli/foo', 'other']);
+      assert.deepEqual([stale.code, stale.stderr], [1, 'Error! Did not write to cli/foo: CAS failed\n']);
+    });
+
+    it('`consul kv export` prints the entries as JSON; `consul kv import` writes them back', async () => {
+      const exported = await consul(binary, ['kv', 'export', addr(), 'cli/']);
+      assert.deepEqual(JSON.parse(exported), [
+        { key: 'cli/dir/x', flags: 42, value: 'MQ==' },
+        { key: 'cli/foo', flags: 0, value: 'YmFy' },
+      ]);
+      assert.equal(await consul(binary, ['kv', 'delete', addr(), '-recurse', 'cli/']), 'Success! Deleted keys with prefix: cli/\n');
+      assert.equal((await consulResult(['kv', 'get', addr(), 'cli/foo'])).code, 1);
+      const imported = await consulResult(['kv', 'import', addr(), exported]);
+      assert.equal(imported.code, 0, imported.stderr);
+      assert.equal(await consul(binary, ['kv', 'get', addr(), 'cli/foo']), 'bar\n');
+      assert.match(await consul(binary, ['kv', 'get', addr(), '-detailed', 'cli/dir/x']), /^Flags\s+42$/m);
+    });
+
+    it('`consul kv delete` removes a key', async () => {
+      assert.equal(await consul(binary, ['kv', 'delete', addr(), 'foo']), 'Success! Deleted key: foo\n');
+      assert.equal((await consulResult(['kv', 'get', addr(), 'foo'])).code, 1);
+    });
+
+    it('`consul watch -type=key` runs its handler with the key, then again after a put', async () => {
+      await consul(binary, ['kv', 'put', addr(), 'wk/foo', 'one']);
+      const watch = watchWithHandler([addr(), '-type=key', '-key=wk/foo']);
+      try {
+        assert.ok(await within(10_000, () => watch.lines().length >= 1), 'the handler saw the key within 10 s');
+        await consul(binary, ['kv', 'put', addr(), 'wk/foo', 'two']);
+        assert.ok(await within(5_000, () => watch.lines().length >= 2), 'the handler saw the put within 5 s');
+        const seen = watch.lines().map((line) => JSON.parse(line) as { Key: string; Value: string });
+        assert.deepEqual(
+          seen.map((pair) => [pair.Key, Buffer.from(pair.Value, 'base64').toString()]),
+          [
+            ['wk/foo', 'one'],
+            ['wk/foo', 'two'],
+          ],
+        );
+      } finally {
+        await watch.stop();
+      }
+    });
+
+    it('`consul watch -type=keyprefix` runs its handler with the prefix’s entries after a put under it', async () => {
+      const watch = watchWithHandler([addr(), '-type=keyprefix', '-prefix=wk/']);
+      try {
+        assert.ok(await within(10_000, () => watch.lines().length >= 1), 'the handler saw the prefix within 10 s');
+        await consul(binary, ['kv', 'put', addr(), 'wk/bar', 'three']);
+        assert.ok(await within(5_000, () => watch.lines().length >= 2), 'the handler saw the put within 5 s');
+        const last = JSON.parse(watch.lines().at(-1)!) as { Key: string }[];
+        assert.deepEqual(
+          last.map((pair) => pair.Key),
+          ['wk/bar', 'wk/foo'],
+        );
       } finally {
         await watch.stop();
       }
