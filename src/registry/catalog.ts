@@ -14,6 +14,7 @@
  * of the last status change while agent/checks shows the newest.
  */
 import type { HealthStatus } from '../consul/types.js';
+import { RaftIndex } from './raft-index.js';
 
 /** 'maintenance': the critical check service maintenance mode adds (nothing runs it). */
 export type CheckType = 'ttl' | 'http' | 'tcp' | 'maintenance';
@@ -103,7 +104,8 @@ const CONSUL_SERVICE_ID = 'consul';
 const SERF_CHECK_ID = 'serfHealth';
 
 export class Catalog {
-  private index = 0;
+  /** Shared with the KV store: one index across tables, one notification that wakes blocked queries. */
+  readonly raftIndex: RaftIndex;
   private readonly nodeCreateIndex: number;
   private servicesTableIndex = 0;
   private readonly services = new Map<string, ServiceState>();
@@ -117,8 +119,9 @@ export class Catalog {
   readonly node: NodeIdentity;
   readonly consulServicePort: number;
 
-  constructor(node: NodeIdentity, opts: { consulServicePort?: number } = {}) {
+  constructor(node: NodeIdentity, opts: { consulServicePort?: number; raftIndex?: RaftIndex } = {}) {
     this.node = node;
+    this.raftIndex = opts.raftIndex ?? new RaftIndex();
     this.consulServicePort = opts.consulServicePort ?? 8300;
     this.nodeCreateIndex = this.bump();
     const consulIndex = this.bump();
@@ -127,11 +130,17 @@ export class Catalog {
     this.healthIndexByName.set('consul', consulIndex);
   }
 
-  /** The index of the last change of any kind. */
+  /** The index of the last change of any kind (catalog or KV). */
   currentIndex(): number {
-    return this.index;
+    return this.raftIndex.current();
   }
 
+  /** Takes the next shared index, for a write to another table (KV); announce it with `raftIndex.changed()`. */
+  nextIndex(): number {
+    return this.raftIndex.next();
+  }
+
+  /** Catalog changes only (services and checks), e.g. for the check runner and the log; blocked queries follow `raftIndex`. */
   onChange(listener: (change: CatalogChange) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -368,12 +377,12 @@ export class Catalog {
   }
 
   private bump(): number {
-    this.index += 1;
-    return this.index;
+    return this.raftIndex.next();
   }
 
   private emit(change: CatalogChange): void {
     for (const listener of [...this.listeners]) listener(change);
+    this.raftIndex.changed();
   }
 }
 

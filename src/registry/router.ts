@@ -81,6 +81,11 @@ export class RegistryApi {
     }
   }
 
+  /** Stops waking blocked queries on catalog changes (the registry's close). */
+  close(): void {
+    this.ctx.unfollow();
+  }
+
   private withCommon(res: ApiResponse): ApiResponse {
     return {
       ...res,

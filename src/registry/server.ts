@@ -91,9 +91,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Running
   const catalog = new Catalog({ id: nodeIdFor(nodeName), name: nodeName, address: nodeAddress, datacenter: opts.datacenter ?? 'dc1' });
   const waiters = new IndexWaiters();
   const runner = new CheckRunner({ catalog, probe: networkProbe(ca), logger });
-  // Checks that change on their own (TTL expiry, probes, reaping) wake blocked queries too.
   const unsubscribe = catalog.onChange((change) => {
-    waiters.notify();
     if (change.kind === 'check-updated') {
       const check = catalog.getCheck(change.checkId);
       if (check) logger.info({ event: 'check_status', check: check.checkId, service: check.serviceId, status: check.status, output: check.output.slice(0, 200) }, 'check status changed');
@@ -137,6 +135,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Running
     close() {
       closing ??= new Promise<void>((resolve) => {
         unsubscribe();
+        api.close();
         runner.stop();
         waiters.wakeAll();
         server.close(() => resolve());

@@ -43,6 +43,40 @@ describe('registry HTTP API (no sockets)', () => {
     assert.equal(clock.pendingCount, 0);
   });
 
+  it('wakes a blocked read on a change made outside the API (a probe or TTL expiry), through the catalog\'s index alone', async () => {
+    const { send, catalog } = setup();
+    await send('PUT', '/v1/agent/service/register', '{"Name":"web","Check":{"TTL":"10s"}}');
+    const index = Number((await send('GET', '/v1/health/service/web')).headers['x-consul-index']);
+    const pending = send('GET', `/v1/health/service/web?index=${index}&wait=1m`);
+    catalog.updateCheck('service:web', 'passing', 'probe ok');
+    const woken = await pending;
+    assert.ok(Number(woken.headers['x-consul-index']) > index);
+    assert.equal(JSON.parse(String(woken.body))[0].Checks[1].Status, 'passing');
+  });
+
+  it('wakes a blocked read when another table (KV) takes the shared index and announces it', async () => {
+    const { catalog, waiters } = setup();
+    let woken = false;
+    const pending = waiters.wait(() => catalog.currentIndex(), catalog.currentIndex(), 60_000).then(() => (woken = true));
+    catalog.nextIndex();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(woken, false, 'taking an index wakes nothing until the write is announced');
+    catalog.raftIndex.changed();
+    await pending;
+    assert.equal(waiters.size, 0);
+  });
+
+  it('stops following the catalog once closed', async () => {
+    const { api, catalog, waiters } = setup();
+    api.close();
+    void waiters.wait(() => catalog.currentIndex(), catalog.currentIndex(), 60_000);
+    catalog.nextIndex();
+    catalog.raftIndex.changed();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(waiters.size, 1);
+    waiters.wakeAll();
+  });
+
   it('times a blocking read out after the wait with an unchanged index', async () => {
     const { send, clock } = setup();
     const first = await send('GET', '/v1/health/service/none');

@@ -19,7 +19,6 @@ export function agentRoutes(ctx: EndpointContext): Route[] {
     catalog.registerService(service, checks, { replaceExistingChecks: replace });
     // Consul restarts a service's checks (TTL timers included) on every registration, even an identical one.
     ctx.runner?.syncService(service.id);
-    ctx.waiters.notify();
     return ctx.empty();
   };
 
@@ -31,7 +30,6 @@ export function agentRoutes(ctx: EndpointContext): Route[] {
     }
     ctx.acl(req, 'write', 'service:write', service.name);
     catalog.deregisterService(service.id);
-    ctx.waiters.notify();
     return ctx.empty();
   };
 
@@ -53,7 +51,6 @@ export function agentRoutes(ctx: EndpointContext): Route[] {
     ctx.acl(req, 'write', 'service:write', service.name);
     if (enable) catalog.enableServiceMaintenance(service.id, req.query.get('reason') ?? '');
     else catalog.disableServiceMaintenance(service.id);
-    ctx.waiters.notify();
     return ctx.empty();
   };
 
@@ -116,7 +113,6 @@ export function agentRoutes(ctx: EndpointContext): Route[] {
     }
     catalog.updateCheck(check.checkId, status, output);
     ctx.runner?.ttlUpdated(check.checkId);
-    ctx.waiters.notify();
     return ctx.empty();
   };
 

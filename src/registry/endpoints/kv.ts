@@ -96,7 +96,7 @@ const stores = new WeakMap<EndpointContext, KvStore>();
 export function kvStoreOf(ctx: EndpointContext): KvStore {
   let store = stores.get(ctx);
   if (!store) {
-    store = new KvStore({ nextIndex: () => ctx.catalog.nextIndex(), notify: () => ctx.waiters.notify() });
+    store = new KvStore({ nextIndex: () => ctx.catalog.nextIndex(), notify: () => ctx.catalog.raftIndex.changed() });
     stores.set(ctx, store);
   }
   return store;

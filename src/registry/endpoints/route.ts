@@ -76,6 +76,8 @@ export class EndpointContext {
   readonly serverAddress: string;
   readonly random: () => number;
   readonly decodeOptions: DecodeOptions;
+  /** Stops following the catalog's index (RegistryApi.close). */
+  readonly unfollow: () => void;
 
   constructor(opts: EndpointOptions) {
     this.catalog = opts.catalog;
@@ -85,6 +87,8 @@ export class EndpointContext {
     this.serverAddress = opts.serverAddress;
     this.random = opts.random ?? Math.random;
     this.decodeOptions = opts.decode ?? {};
+    // The one place blocked queries are woken: every write to the catalog or KV announces itself here.
+    this.unfollow = this.catalog.raftIndex.onChange(() => this.waiters.notify());
   }
 
   json(status: number, value: unknown, extra: Record<string, string> = {}): ApiResponse {
