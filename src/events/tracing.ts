@@ -1,0 +1,151 @@
+/**
+ * OpenTelemetry traces as a subscriber of the event channels, through @opentelemetry/api only:
+ * the application registers an SDK (or not). Without one, the API hands out non-recording spans
+ * and nothing is kept or propagated.
+ *
+ * Client: one span per call (INTERNAL, the logical operation) with one CLIENT span per try as its
+ * children, so retries and the instance each went to are visible; each try's request carries the
+ * W3C `traceparent` of its span. Service: a SERVER span per request continues the caller's trace.
+ * Attributes follow OpenTelemetry's HTTP semantic conventions, plus farol.service,
+ * farol.instance.id and farol.attempt.
+ */
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Span, type TextMapGetter, type TextMapSetter } from '@opentelemetry/api';
+import { channels, subscribe, type EventOwner } from './channels.js';
+import { methodLabel } from './metric-definitions.js';
+
+const TRACER_NAME = 'farol';
+
+const traced = new Set<EventOwner>();
+let unsubscribeAll: (() => void) | undefined;
+let tracerVersion: string | undefined;
+
+/**
+ * Traces the events of `owner` (a client or a service). One subscription serves every traced
+ * owner in the process; returns the function that stops tracing this owner.
+ */
+export function traceEventsOf(owner: EventOwner, version?: string): () => void {
+  tracerVersion ??= version;
+  traced.add(owner);
+  unsubscribeAll ??= subscribeTracing();
+  return () => {
+    traced.delete(owner);
+    if (traced.size === 0 && unsubscribeAll) {
+      unsubscribeAll();
+      unsubscribeAll = undefined;
+    }
+  };
+}
+
+function tracer() {
+  return trace.getTracer(TRACER_NAME, tracerVersion);
+}
+
+const headerSetter: TextMapSetter<(name: string, value: string) => void> = {
+  set: (addHeader, key, value) => addHeader(key, value),
+};
+
+const headerGetter: TextMapGetter<(name: string) => string | undefined> = {
+  keys: () => [],
+  get: (header, key) => header(key.toLowerCase()),
+};
+
+function subscribeTracing(): () => void {
+  const calls = new WeakMap<object, Span>();
+  const tries = new WeakMap<object, Span>();
+  const requests = new WeakMap<object, Span>();
+  const offs = [
+    subscribe(channels.clientCallStart, (event) => {
+      if (!traced.has(event.owner)) return;
+      const method = methodLabel(event.method);
+      // Published synchronously inside call(): the active context is the caller's.
+      const span = tracer().startSpan(`${method} ${event.service}`, {
+        kind: SpanKind.INTERNAL,
+        attributes: { 'http.request.method': method, 'farol.service': event.service },
+      });
+      if (span.isRecording()) calls.set(event.call, span);
+    }),
+    subscribe(channels.clientTryStart, (event) => {
+      const parent = calls.get(event.call);
+      if (parent === undefined) return;
+      const method = methodLabel(event.method);
+      const parentContext = trace.setSpan(context.active(), parent);
+      const attributes: Attributes = {
+        'http.request.method': method,
+        'server.address': event.instance.address,
+        'server.port': event.instance.port,
+        'farol.service': event.service,
+        'farol.instance.id': event.instance.id,
+        'farol.attempt': event.attempt,
+      };
+      const span = tracer().startSpan(method, { kind: SpanKind.CLIENT, attributes }, parentContext);
+      tries.set(event.try, span);
+      propagation.inject(trace.setSpan(parentContext, span), (name: string, value: string) => event.addHeader(name, value), headerSetter);
+    }),
+    subscribe(channels.clientTryEnd, (event) => {
+      const span = tries.get(event.try);
+      if (span === undefined) return;
+      tries.delete(event.try);
+      if (event.status !== undefined) span.setAttribute('http.response.status_code', event.status);
+      // A client span is an error from 400 up (HTTP semantic conventions), or when no response came.
+      const errorType = event.error?.code ?? (event.status !== undefined && event.status >= 400 ? String(event.status) : undefined);
+      if (errorType !== undefined) {
+        span.setAttribute('error.type', errorType);
+        span.setStatus({ code: SpanStatusCode.ERROR, ...(event.error ? { message: event.error.message } : {}) });
+      }
+      span.end();
+    }),
+    subscribe(channels.clientRetry, (event) => {
+      calls.get(event.call)?.addEvent('retry', { 'farol.attempt': event.attempt, 'farol.instance.id': event.instance, 'farol.retry.reason': String(event.reason) });
+    }),
+    subscribe(channels.clientCallEnd, (event) => {
+      const span = calls.get(event.call);
+      if (span === undefined) return;
+      calls.delete(event.call);
+      span.setAttribute('farol.attempts', event.attempts);
+      if (event.instance) span.setAttribute('farol.instance.id', event.instance.id);
+      if (event.status !== undefined) span.setAttribute('http.response.status_code', event.status);
+      const errorType = event.error?.code ?? (event.status !== undefined && event.status >= 400 ? String(event.status) : undefined);
+      if (errorType !== undefined) {
+        span.setAttribute('error.type', errorType);
+        span.setStatus({ code: SpanStatusCode.ERROR, ...(event.error ? { message: event.error.message } : {}) });
+      }
+      span.end();
+    }),
+    subscribe(channels.serviceRequestStart, (event) => {
+      if (!traced.has(event.owner)) return;
+      const method = methodLabel(event.method);
+      const parent = propagation.extract(ROOT_CONTEXT, (name: string) => event.header(name), headerGetter);
+      const span = tracer().startSpan(
+        method,
+        { kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'url.path': event.path, 'url.scheme': 'https', 'farol.service': event.service, 'farol.instance.id': event.instance } },
+        parent,
+      );
+      if (span.isRecording()) requests.set(event.request, span);
+    }),
+    subscribe(channels.serviceRequestError, (event) => {
+      const span = requests.get(event.request);
+      if (span === undefined) return;
+      span.setAttribute('error.type', event.error.code ?? event.error.type);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: event.error.message });
+    }),
+    subscribe(channels.serviceRequestEnd, (event) => {
+      const span = requests.get(event.request);
+      if (span === undefined) return;
+      requests.delete(event.request);
+      if (event.route !== undefined) {
+        span.setAttribute('http.route', event.route);
+        span.updateName(`${methodLabel(event.method)} ${event.route}`);
+      }
+      span.setAttribute('http.response.status_code', event.status);
+      // A server span is an error from 500 up only: a 4xx is the caller's mistake.
+      if (event.status >= 500) {
+        span.setAttribute('error.type', String(event.status));
+        span.setStatus({ code: SpanStatusCode.ERROR });
+      }
+      span.end();
+    }),
+  ];
+  return () => {
+    for (const off of offs) off();
+  };
+}
