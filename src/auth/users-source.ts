@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
-import { stat } from 'node:fs/promises';
-import { watch, type FSWatcher } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { FarolError, systemErrorCode } from '../errors.js';
+import { watchFiles } from '../files/watch-files.js';
 import type { Logger } from '../log/logger.js';
 import { parseUsersFile, type UsersDb } from './users-file.js';
 import { readUsersFileText } from './users-store.js';
@@ -51,16 +50,6 @@ export interface WatchUsersFileOptions {
 export const USERS_RELOAD_DEBOUNCE_MS = 100;
 export const USERS_RELOAD_POLL_MS = 1000;
 
-/** What identifies one version of the file on disk; "missing" or an error code when there is none. */
-async function statSignature(path: string): Promise<string> {
-  try {
-    const s = await stat(path, { bigint: true });
-    return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
-  } catch (error) {
-    return `error:${systemErrorCode(error) ?? 'unknown'}`;
-  }
-}
-
 function digest(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('base64');
 }
@@ -70,16 +59,11 @@ function revokedUsers(before: UsersDb, after: UsersDb): string[] {
 }
 
 /**
- * Loads a users file and keeps following it: a change is picked up within about a second
- * (debounce + poll), whether the file is rewritten in place, replaced by a rename (what
- * `farol users`, editors and configuration tools do) or deleted and recreated.
- *
- * Two ways of noticing, because neither is enough alone: fs.watch on the file's FOLDER, filtered
- * by name (a watch on the file itself follows the old inode and goes deaf after the first
- * rename), which is immediate where inotify works; and a stat poll every second, for network
- * and container filesystems where fs.watch sees nothing. Both are unref'd: they never keep the
- * process alive. A notice only schedules a read; reads never overlap, and one that finds the
- * text it already has changes nothing.
+ * Loads a users file and keeps following it (watchFiles: folder watch + stat poll): a change is
+ * picked up within about a second, whether the file is rewritten in place, replaced by a rename
+ * (what `farol users`, editors and configuration tools do) or deleted and recreated. A notice
+ * only schedules a read; reads never overlap, and one that finds the text it already has changes
+ * nothing.
  *
  * A new version that cannot be read or does not parse keeps the last good users (nobody is
  * locked out, nobody removed gets in again) and logs one error; the same problem is not logged
@@ -97,18 +81,37 @@ export async function watchUsersFile(path: string, opts: WatchUsersFileOptions =
 
   // Followed by its absolute path from now on: a later chdir does not change which file it is.
   const absolute = resolve(path);
-  let signature = await statSignature(absolute);
-  let text = await readUsersFileText(path);
-  let db = parseUsersFile(text, path);
+  const log = opts.logger;
+  // Watching starts (and marks the file) before the first read, so no write between them is missed;
+  // a notice that comes before the reloader exists is noticed again by the next poll.
+  const onFileChange = { reload: (): void => undefined };
+  const fileWatch = await watchFiles([absolute], () => onFileChange.reload(), {
+    debounceMs,
+    pollIntervalMs,
+    ...(opts.fsWatch === undefined ? {} : { fsWatch: opts.fsWatch }),
+    onWatchUnavailable: (_folder, error) =>
+      log?.warn(
+        { event: 'users_watch_unavailable', file: path, error: systemErrorCode(error) ?? String(error), pollIntervalMs },
+        `cannot watch the folder of ${path}: checking the file every ${pollIntervalMs} ms instead`,
+      ),
+  });
+  let text: string;
+  let db: UsersDb;
+  try {
+    text = await readUsersFileText(path);
+    db = parseUsersFile(text, path);
+  } catch (error) {
+    fileWatch.close();
+    throw error;
+  }
   let generation = 0;
   /** The problem last logged, so a bad file is reported once and not at every poll. */
   let loggedProblem: string | undefined;
   let closed = false;
   const listeners = new Set<(change: UsersChange) => void>();
-  const log = opts.logger;
 
   const readAndSwap = async (): Promise<ReloadOutcome> => {
-    signature = await statSignature(absolute);
+    await fileWatch.mark();
     let newText: string | undefined;
     let newDb: UsersDb;
     try {
@@ -178,55 +181,7 @@ export async function watchUsersFile(path: string, opts: WatchUsersFileOptions =
     return next;
   };
 
-  let debounce: NodeJS.Timeout | undefined;
-  const schedule = (): void => {
-    if (closed || debounce !== undefined) return;
-    debounce = setTimeout(() => {
-      debounce = undefined;
-      void reload();
-    }, debounceMs);
-    debounce.unref();
-  };
-
-  const name = basename(path);
-  const watchUnavailable = (error: unknown): void => {
-    log?.warn(
-      { event: 'users_watch_unavailable', file: path, error: systemErrorCode(error) ?? String(error), pollIntervalMs },
-      `cannot watch the folder of ${path}: checking the file every ${pollIntervalMs} ms instead`,
-    );
-  };
-  let watcher: FSWatcher | undefined;
-  if (opts.fsWatch !== false) {
-    try {
-      const folderWatch = watch(dirname(absolute), { persistent: false }, (_event, filename) => {
-        if (filename === null || filename === name) schedule();
-      });
-      // Without a working watch (inotify limits, a folder that went away) the poll carries on alone.
-      folderWatch.on('error', (error) => {
-        folderWatch.close();
-        watcher = undefined;
-        watchUnavailable(error);
-      });
-      watcher = folderWatch;
-    } catch (error) {
-      watcher = undefined;
-      watchUnavailable(error);
-    }
-  }
-
-  let polling = false;
-  const poll = setInterval(() => {
-    if (polling || closed) return;
-    polling = true;
-    statSignature(absolute)
-      .then((current) => {
-        if (current !== signature) schedule();
-      })
-      .finally(() => {
-        polling = false;
-      });
-  }, pollIntervalMs);
-  poll.unref();
+  onFileChange.reload = () => void reload();
 
   return {
     file: path,
@@ -242,11 +197,7 @@ export async function watchUsersFile(path: string, opts: WatchUsersFileOptions =
     reload,
     close() {
       closed = true;
-      clearInterval(poll);
-      if (debounce !== undefined) clearTimeout(debounce);
-      debounce = undefined;
-      watcher?.close();
-      watcher = undefined;
+      fileWatch.close();
       listeners.clear();
     },
   };

@@ -1,7 +1,5 @@
-import { watch, type FSWatcher } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
 import { FarolError, isFarolError } from '../errors.js';
+import { watchFiles, type FileWatch } from '../files/watch-files.js';
 import type { Logger } from '../log/logger.js';
 import { clampTimerDelay } from '../timers/long-timeout.js';
 import { loadCaSource, loadKeyPairSource, type LoadedCa, type LoadedKeyPair } from './load.js';
@@ -119,23 +117,13 @@ interface Shape<T> {
 
 type Trigger = 'file' | 'settle' | 'explicit';
 
-/**
- * Why fs.watch on the parent directory and a stat poll, by hand: fs.watch on a file loses it when
- * an editor or `mv` replaces it (the watch follows the old inode), the directory's watch sees the
- * new name; the poll catches what inotify does not report (network mounts, a symlink retargeted
- * elsewhere, as Kubernetes does with mounted secrets). chokidar would add a dependency for the
- * same two mechanisms.
- */
+/** The files are followed by watchFiles (folder watch + stat poll), which the provider marks at each read. */
 class FileTlsProvider<T> implements TlsProvider<T> {
   private material: T;
   private fingerprint: string;
   private readonly listeners = new Set<(material: T) => void>();
-  private readonly watchers: FSWatcher[] = [];
-  private readonly stats = new Map<string, string>();
-  private pollTimer: NodeJS.Timeout | undefined;
-  private debounceTimer: NodeJS.Timeout | undefined;
+  private fileWatch: FileWatch | undefined;
   private settleTimer: NodeJS.Timeout | undefined;
-  private polling = false;
   private queuedFromFiles = false;
   private chain: Promise<unknown> = Promise.resolve();
   /** When the current run of transient refusals began (performance.now ms). */
@@ -147,7 +135,6 @@ class FileTlsProvider<T> implements TlsProvider<T> {
   private constructor(
     initial: T,
     private readonly load: () => Promise<T>,
-    private readonly files: string[],
     private readonly opts: TlsProviderOptions,
     private readonly shape: Shape<T>,
   ) {
@@ -156,11 +143,25 @@ class FileTlsProvider<T> implements TlsProvider<T> {
   }
 
   static async create<T>(load: () => Promise<T>, files: string[], opts: TlsProviderOptions, shape: Shape<T>): Promise<FileTlsProvider<T>> {
-    const unique = [...new Set(files.map((file) => resolve(file)))];
-    const stats = await statAll(unique);
-    const provider = new FileTlsProvider(await load(), load, unique, opts, shape);
-    for (const [file, key] of stats) provider.stats.set(file, key);
-    if (unique.length > 0 && opts.watch !== false) provider.startWatching();
+    // Watching starts (and marks the files) before the first read, so no write between them is
+    // missed; a notice that comes before the provider exists is noticed again by the next poll.
+    const onFileChange = { changed: (): void => undefined };
+    const fileWatch = files.length > 0 && opts.watch !== false
+      ? await watchFiles(files, () => onFileChange.changed(), {
+          debounceMs: opts.debounceMs ?? DEFAULT_DEBOUNCE_MS,
+          pollIntervalMs: opts.pollIntervalMs ?? DEFAULT_TLS_POLL_INTERVAL_MS,
+        })
+      : undefined;
+    let initial: T;
+    try {
+      initial = await load();
+    } catch (error) {
+      fileWatch?.close();
+      throw error;
+    }
+    const provider = new FileTlsProvider(initial, load, opts, shape);
+    provider.fileWatch = fileWatch;
+    onFileChange.changed = () => provider.fileChanged();
     return provider;
   }
 
@@ -179,59 +180,15 @@ class FileTlsProvider<T> implements TlsProvider<T> {
 
   close(): void {
     this.closed = true;
-    for (const watcher of this.watchers) watcher.close();
-    this.watchers.length = 0;
-    clearInterval(this.pollTimer);
-    clearTimeout(this.debounceTimer);
+    this.fileWatch?.close();
     clearTimeout(this.settleTimer);
     this.listeners.clear();
   }
 
-  private startWatching(): void {
-    const namesByDir = new Map<string, Set<string>>();
-    for (const file of this.files) {
-      const dir = dirname(file);
-      const names = namesByDir.get(dir) ?? new Set<string>();
-      names.add(basename(file));
-      namesByDir.set(dir, names);
-    }
-    for (const [dir, names] of namesByDir) {
-      try {
-        const watcher = watch(dir, { persistent: false }, (_event, name) => {
-          if (name === null || names.has(name.toString())) this.fileChanged();
-        });
-        // The directory went away or the watch broke: the poll carries on alone.
-        watcher.on('error', () => watcher.close());
-        this.watchers.push(watcher);
-      } catch {
-        // No inotify here (or the directory is missing): the poll carries on alone.
-      }
-    }
-    const intervalMs = this.opts.pollIntervalMs ?? DEFAULT_TLS_POLL_INTERVAL_MS;
-    this.pollTimer = setInterval(() => void this.poll(), Math.max(1, clampTimerDelay(intervalMs))); // options are ms: at most 2^31-1
-    this.pollTimer.unref();
-  }
-
-  private async poll(): Promise<void> {
-    if (this.polling || this.closed) return;
-    this.polling = true;
-    try {
-      const now = await statAll(this.files);
-      if (this.files.some((file) => now.get(file) !== this.stats.get(file))) this.fileChanged();
-    } finally {
-      this.polling = false;
-    }
-  }
-
   private fileChanged(): void {
-    if (this.closed) return;
-    clearTimeout(this.debounceTimer);
-    this.debounceTimer = setTimeout(() => {
-      if (this.queuedFromFiles) return;
-      this.queuedFromFiles = true;
-      void this.enqueue('file');
-    }, clampTimerDelay(this.opts.debounceMs ?? DEFAULT_DEBOUNCE_MS));
-    this.debounceTimer.unref();
+    if (this.closed || this.queuedFromFiles) return;
+    this.queuedFromFiles = true;
+    void this.enqueue('file');
   }
 
   private enqueue(trigger: Trigger): Promise<TlsReloadOutcome> {
@@ -245,8 +202,8 @@ class FileTlsProvider<T> implements TlsProvider<T> {
 
   private async attempt(trigger: Trigger): Promise<TlsReloadOutcome> {
     if (this.closed) return { status: 'unchanged' };
-    // Stat before reading: a write after this point is seen by the next poll.
-    for (const [file, key] of await statAll(this.files)) this.stats.set(file, key);
+    // Marked before reading: a write after this point is noticed again.
+    await this.fileWatch?.mark();
     let next: T;
     try {
       next = await this.load();
@@ -300,19 +257,4 @@ class FileTlsProvider<T> implements TlsProvider<T> {
 function asFarolError(error: unknown): FarolError {
   if (isFarolError(error)) return error;
   return new FarolError('CERT_INVALID', `TLS material could not be loaded: ${(error as Error).message}`, { hint: 'check the certificate files', cause: error });
-}
-
-/** A key per file that changes when its content is replaced or rewritten ('missing' when absent). */
-async function statAll(files: string[]): Promise<Map<string, string>> {
-  const entries = await Promise.all(
-    files.map(async (file): Promise<[string, string]> => {
-      try {
-        const info = await stat(file);
-        return [file, `${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}`];
-      } catch {
-        return [file, 'missing'];
-      }
-    }),
-  );
-  return new Map(entries);
 }
