@@ -231,6 +231,25 @@ if ('missing' in found) {
       }
     });
 
+    it('`consul watch -type=key` on a missing key: null, then the key once created (not for a sibling), then null once deleted', async () => {
+      const watch = watchWithHandler([addr(), '-type=key', '-key=mk/x']);
+      try {
+        assert.ok(await within(10_000, () => watch.lines().length >= 1), 'the handler ran within 10 s');
+        await consul(binary, ['kv', 'put', addr(), 'mk/sibling', '1']);
+        await consul(binary, ['kv', 'put', addr(), 'mk/x', 'now']);
+        assert.ok(await within(5_000, () => watch.lines().length >= 2), 'the handler saw the key within 5 s');
+        await consul(binary, ['kv', 'delete', addr(), 'mk/x']);
+        assert.ok(await within(5_000, () => watch.lines().length >= 3), 'the handler saw the delete within 5 s');
+        const seen = watch.lines().map((line) => JSON.parse(line) as { Key: string } | null);
+        assert.deepEqual(
+          seen.map((pair) => pair?.Key ?? null),
+          [null, 'mk/x', null],
+        );
+      } finally {
+        await watch.stop();
+      }
+    });
+
     it('`consul watch -type=keyprefix` runs its handler with the prefix’s entries after a put under it', async () => {
       const watch = watchWithHandler([addr(), '-type=keyprefix', '-prefix=wk/']);
       try {
