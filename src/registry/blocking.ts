@@ -3,10 +3,12 @@
  * `index` > 0 makes a read block until the index relevant to that read rises above it, or until
  * `wait` (default 5m, capped at 10m) plus a random jitter of up to wait/16 has passed.
  * `wait` without `index` does not block. The clock is injectable for tests.
+ * What wakes parked queries: the shared RaftIndex (raft-index.ts), followed by the router.
  */
-import { goDurationMs, tryParseGoDuration } from '../consul-wire/duration.js';
 import { longTimers, type Timers } from '../timers/long-timeout.js';
-import { RegistryHttpError } from './decode.js';
+
+// The parameters are read with the other query parameters; re-exported for the blocking readers.
+export { parseBlockingParams, type BlockingParams } from './decode-query.js';
 
 export const DEFAULT_WAIT_MS = 5 * 60_000;
 export const MAX_WAIT_MS = 10 * 60_000;
@@ -16,35 +18,6 @@ export type { Timers };
 
 /** Node's timers, chained beyond 2^31-1 ms: check intervals and TTLs of 720h are legal. */
 export const realTimers: Timers = longTimers();
-
-export interface BlockingParams {
-  /** 0 = answer at once. */
-  minIndex: number;
-  /** The requested wait in ms, or undefined if `wait` was absent. */
-  waitMs: number | undefined;
-}
-
-function parseSignedDuration(text: string): number | undefined {
-  const parsed = tryParseGoDuration(text);
-  return 'ns' in parsed ? goDurationMs(parsed.ns) : undefined;
-}
-
-/** `wait` and `index` from a query string, with Consul's 400 texts. */
-export function parseBlockingParams(query: URLSearchParams): BlockingParams {
-  let waitMs: number | undefined;
-  const wait = query.get('wait');
-  if (wait !== null && wait !== '') {
-    waitMs = parseSignedDuration(wait);
-    if (waitMs === undefined) throw new RegistryHttpError(400, 'Invalid wait time');
-  }
-  let minIndex = 0;
-  const index = query.get('index');
-  if (index !== null && index !== '') {
-    if (!/^\d+$/.test(index) || BigInt(index) > 18446744073709551615n) throw new RegistryHttpError(400, 'Invalid index');
-    minIndex = Number(index);
-  }
-  return { minIndex, waitMs };
-}
 
 /** How long a blocking query may hold: the wait clamped to (0, 10m], 5m if unset, plus jitter. */
 export function blockingTimeoutMs(waitMs: number | undefined, random: () => number = Math.random): number {

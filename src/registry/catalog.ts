@@ -13,7 +13,7 @@
  * output-only change waits (check_update_interval, 5 min), so the catalog keeps the output
  * of the last status change while agent/checks shows the newest.
  */
-import type { HealthStatus } from '../consul/types.js';
+import type { HealthStatus } from '../consul-wire/types.js';
 import { RaftIndex } from './raft-index.js';
 
 /** 'maintenance': the critical check service maintenance mode adds (nothing runs it). */

@@ -6,7 +6,7 @@
  * DeregisterCriticalServiceAfter (checked every check_reap_interval, 30 s by default).
  * Clock, timers and the probe are injected, so the scheduling is tested without sockets.
  */
-import type { HealthStatus } from '../consul/types.js';
+import type { HealthStatus } from '../consul-wire/types.js';
 import type { Logger } from '../log/logger.js';
 import type { Catalog, CheckDefinition, CheckState } from './catalog.js';
 import { realTimers, type Timers } from './blocking.js';

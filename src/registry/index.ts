@@ -4,4 +4,7 @@ export { RegistryApi, type ApiRequest, type ApiResponse, type RegistryApiOptions
 export { IndexWaiters, parseBlockingParams, blockingTimeoutMs, headerIndex, DEFAULT_WAIT_MS, MAX_WAIT_MS, type Timers } from './blocking.js';
 export { CheckRunner, ttlExpiredOutput, type Probe, type ProbeResult } from './checks.js';
 export { aclDecision, presentedToken, type AclDecision } from './acl.js';
-export { decodeRegistration, decodeCheckUpdate, RegistryHttpError } from './decode.js';
+export { decodeRegistration } from './decode-registration.js';
+export { decodeCheckUpdate } from './decode-check.js';
+export { RegistryHttpError } from './http-error.js';
+export { RaftIndex } from './raft-index.js';

@@ -6,7 +6,7 @@
  * answers OPTIONS, 404 and 405, decodes the path and adds the headers every answer carries.
  */
 import { presentedToken } from './acl.js';
-import { RegistryHttpError } from './decode.js';
+import { RegistryHttpError } from './http-error.js';
 import { agentRoutes } from './endpoints/agent.js';
 import { catalogRoutes } from './endpoints/catalog.js';
 import { healthRoutes } from './endpoints/health.js';

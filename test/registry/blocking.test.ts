@@ -9,7 +9,7 @@ import {
   MAX_WAIT_MS,
   parseBlockingParams,
 } from '../../src/registry/blocking.js';
-import { RegistryHttpError } from '../../src/registry/decode.js';
+import { RegistryHttpError } from '../../src/registry/http-error.js';
 import { FakeClock } from './fake-clock.js';
 
 const params = (query: string) => parseBlockingParams(new URLSearchParams(query));

@@ -1,11 +1,14 @@
 /** /v1/agent/: this agent's services and checks (register, deregister, maintenance, TTL updates, reads). */
 import { createHash } from 'node:crypto';
-import type { CheckUpdateStatus } from '../../consul/types.js';
+import type { CheckUpdateStatus } from '../../consul-wire/types.js';
 import { anonymousDenied } from '../acl.js';
 import { blockingTimeoutMs, parseBlockingParams } from '../blocking.js';
-import { decodeCheckUpdate, decodeRegistrationBody, RegistryHttpError } from '../decode.js';
+import { decodeCheckUpdate } from '../decode-check.js';
+import { parseBool } from '../decode-query.js';
+import { decodeRegistrationBody } from '../decode-registration.js';
+import { RegistryHttpError } from '../http-error.js';
 import { agentServiceView, checkView } from '../views.js';
-import { parseBool, type ApiResponse, type EndpointContext, type ParsedRequest, type Route } from './route.js';
+import type { ApiResponse, EndpointContext, ParsedRequest, Route } from './route.js';
 
 export function agentRoutes(ctx: EndpointContext): Route[] {
   const { catalog } = ctx;

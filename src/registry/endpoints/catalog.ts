@@ -1,5 +1,5 @@
 /** /v1/catalog/: services and the instances of one service, as blocking reads. */
-import { RegistryHttpError } from '../decode.js';
+import { RegistryHttpError } from '../http-error.js';
 import { catalogServiceEntries } from '../views.js';
 import type { ApiResponse, EndpointContext, ParsedRequest, Route } from './route.js';
 

@@ -7,7 +7,8 @@ import { aclDecision, type AclDecision } from '../acl.js';
 import { blockingTimeoutMs, headerIndex, parseBlockingParams, type IndexWaiters } from '../blocking.js';
 import type { Catalog } from '../catalog.js';
 import type { CheckRunner } from '../checks.js';
-import { RegistryHttpError, type DecodeOptions } from '../decode.js';
+import type { DecodeOptions } from '../decode-check.js';
+import { RegistryHttpError } from '../http-error.js';
 import { RenderedJson } from '../views.js';
 
 export interface ApiRequest {
@@ -154,11 +155,4 @@ export class EndpointContext {
       throw error;
     }
   }
-}
-
-/** Go's strconv.ParseBool. */
-export function parseBool(text: string): boolean | undefined {
-  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(text)) return true;
-  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(text)) return false;
-  return undefined;
 }

@@ -1,17 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { decodeCheckUpdate, decodeRegistration, goSyntaxError, RegistryHttpError } from '../../src/registry/decode.js';
-
-function refusal(fn: () => unknown): { status: number; body: string } {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof RegistryHttpError) return { status: error.status, body: error.body };
-    throw error;
-  }
-  assert.fail('expected a refusal');
-}
+import { decodeRegistration } from '../../src/registry/decode-registration.js';
+import { RegistryHttpError } from '../../src/registry/http-error.js';
+import { refusal } from './refusal.js';
 
 describe('service registration decoding', () => {
   it('fills Consul\'s defaults: ID = Name, weights 1/1, empty tags and meta', () => {
@@ -97,26 +89,5 @@ describe('service registration decoding', () => {
         return true;
       }),
     );
-  });
-});
-
-describe('check update decoding', () => {
-  it('reads Status and Output', () => {
-    assert.deepEqual(decodeCheckUpdate('{"Status":"warning","Output":"slow"}'), { status: 'warning', output: 'slow' });
-  });
-
-  it('refuses a bad status and unknown fields with Consul\'s texts', () => {
-    assert.equal(refusal(() => decodeCheckUpdate('{"Status":"bogus"}')).body, "Invalid check status: 'bogus'");
-    assert.equal(refusal(() => decodeCheckUpdate('{}')).body, "Invalid check status: ''");
-    assert.equal(refusal(() => decodeCheckUpdate('{"Status":"passing","Foo":1}')).body, 'Request decode failed: json: unknown field "Foo"');
-  });
-});
-
-describe('Go JSON syntax errors', () => {
-  it('names the first offending character and what was expected', () => {
-    assert.equal(goSyntaxError('{"a" 1}'), "invalid character '1' after object key");
-    assert.equal(goSyntaxError('{"a":1 "b"}'), "invalid character '\"' after object key:value pair");
-    assert.equal(goSyntaxError('[1,}'), "invalid character '}' looking for beginning of value");
-    assert.equal(goSyntaxError('{"a":'), 'unexpected EOF');
   });
 });
