@@ -6,6 +6,7 @@
  * answers OPTIONS, 404 and 405, decodes the path and adds the headers every answer carries.
  */
 import { presentedToken } from './acl.js';
+import { checkEnterpriseParams } from './query-params.js';
 import { RegistryHttpError } from './http-error.js';
 import { agentRoutes } from './endpoints/agent.js';
 import { catalogRoutes } from './endpoints/catalog.js';
@@ -72,6 +73,8 @@ export class RegistryApi {
       token: presentedToken(req.headers, url.searchParams),
     };
     try {
+      // Consul OSS refuses ?ns= / ?partition= (and their headers) before anything else the handler reads.
+      checkEnterpriseParams(path, parsed.query, req.headers);
       return this.withCommon(await route.handler(parsed));
     } catch (error) {
       if (error instanceof RegistryHttpError) {

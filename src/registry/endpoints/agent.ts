@@ -7,6 +7,7 @@ import { decodeCheckUpdate } from '../decode-check.js';
 import { parseBool } from '../decode-query.js';
 import { decodeRegistrationBody } from '../decode-registration.js';
 import { RegistryHttpError } from '../http-error.js';
+import { readFilter } from '../query-params.js';
 import { agentServiceView, checkView } from '../views.js';
 import type { ApiResponse, EndpointContext, ParsedRequest, Route } from './route.js';
 
@@ -88,17 +89,25 @@ export function agentRoutes(ctx: EndpointContext): Route[] {
 
   const agentServices = (req: ParsedRequest): ApiResponse => {
     const filtered = ctx.acl(req, 'read').outcome === 'filter';
+    const filter = readFilter(req.query, 'agent/services');
     const out: Record<string, unknown> = {};
-    if (!filtered) for (const s of catalog.listServices()) out[s.id] = agentServiceView(s, catalog.node.datacenter);
+    if (!filtered) {
+      for (const s of catalog.listServices()) {
+        const view = agentServiceView(s, catalog.node.datacenter);
+        if (filter.keep(view)) out[s.id] = view;
+      }
+    }
     return ctx.json(200, out);
   };
 
   const agentChecks = (req: ParsedRequest): ApiResponse => {
     const filtered = ctx.acl(req, 'read').outcome === 'filter';
+    const filter = readFilter(req.query, 'agent/checks');
     const out: Record<string, unknown> = {};
     if (!filtered) {
       for (const c of catalog.listChecks()) {
-        out[c.checkId] = checkView(c, catalog.node.name, catalog.getService(c.serviceId)?.tags ?? [], 'agent');
+        const view = checkView(c, catalog.node.name, catalog.getService(c.serviceId)?.tags ?? [], 'agent');
+        if (filter.keep(view)) out[c.checkId] = view;
       }
     }
     return ctx.json(200, out);

@@ -9,6 +9,7 @@ import type { Catalog } from '../catalog.js';
 import type { CheckRunner } from '../checks.js';
 import type { DecodeOptions } from '../decode-check.js';
 import { RegistryHttpError } from '../http-error.js';
+import { checkDatacenter } from '../query-params.js';
 import { RenderedJson } from '../views.js';
 
 export interface ApiRequest {
@@ -116,6 +117,7 @@ export class EndpointContext {
   /**
    * Parks the request until `index()` rises above ?index (if given), then answers with `build`.
    * `metaOnDenied`: the catalog endpoints set query metadata before the ACL check fails.
+   * `afterAcl`: checks Consul makes once the token is resolved, before the read (?filter=).
    */
   async blockingRead(
     req: ParsedRequest,
@@ -123,9 +125,12 @@ export class EndpointContext {
     build: (filtered: boolean) => unknown,
     validate?: () => void,
     metaOnDenied = false,
+    afterAcl?: () => void,
   ): Promise<ApiResponse> {
     const params = parseBlockingParams(req.query);
     validate?.();
+    // Every blocking read goes through the servers, which know no other datacenter.
+    checkDatacenter(req.query, this.catalog.node.datacenter);
     let filtered: boolean;
     try {
       filtered = this.acl(req, 'read').outcome === 'filter';
@@ -138,6 +143,7 @@ export class EndpointContext {
         'x-consul-query-backend': 'blocking-query',
       });
     }
+    afterAcl?.();
     const timeout = blockingTimeoutMs(params.waitMs, this.random);
     await this.waiters.wait(() => headerIndex(index()), params.minIndex, timeout, req.signal);
     const meta = {
