@@ -74,7 +74,7 @@ function serviceHref(name) {
 /** Replaces the page content, keeping keyboard focus on the same control when it is still there. */
 function render(nodes) {
   const focusedKey = document.activeElement?.dataset?.key;
-  main.replaceChildren(...nodes);
+  main.replaceChildren(...nodes.flat(Infinity).filter((node) => node !== undefined && node !== null && node !== false));
   if (focusedKey) {
     for (const el of main.querySelectorAll('[data-key]')) {
       if (el.dataset.key === focusedKey) {
