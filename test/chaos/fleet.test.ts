@@ -114,11 +114,14 @@ describeWithConsul(
         fleet.push(await startInstance(config));
         await waitPassing(getAgent(), SERVICE, fleet.map((i) => i.id));
       }
-      await sleep(1000);
+      // Every new instance takes traffic. A latency-aware balancer rightly sends little to one that
+      // is still cold (slow first answers on a busy machine), so this is "within 10 s", not "at once".
+      const allPassingAt = Date.now();
+      const served = (id: string): boolean => load.samples.some((s) => s.instance === id && s.sentAt >= allPassingAt);
+      while (!fleet.every((instance) => served(instance.id)) && Date.now() - allPassingAt < 10_000) await sleep(100);
       const samples = await load.stop();
       assert.equal(samples.filter((s) => !s.ok).length, 0, `failed calls: ${failureSummary(samples)}`);
-      const answered = new Set(samples.slice(-100).map((s) => s.instance));
-      for (const instance of fleet) assert.ok(answered.has(instance.id), `new instance ${instance.id} serves`);
+      for (const instance of fleet) assert.ok(served(instance.id), `new instance ${instance.id} served within 10 s of the last one passing`);
       console.log(`# scenario 2: ${samples.length} calls, 0 failed, ${samples.filter((s) => s.attempts > 1).length} retried`);
     });
 
