@@ -5,6 +5,7 @@ import { ConsulClient, consulOptionsFromEnv, type ConsulClientOptions } from '..
 import { FarolError } from '../errors.js';
 import { randomBytes } from 'node:crypto';
 import { channels, createEventOwner, CREDENTIAL_HEADERS, type EventOwner, type InstanceRef } from '../events/channels.js';
+import { checkMetricsOption, observeClient, type MetricsOption } from '../events/observe.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { MAX_TIMER_DELAY_MS } from '../timers/long-timeout.js';
 import { createClientTlsProvider, isCaSource, isKeyPairSource, loadCaSourceSync, loadKeyPairSourceSync, toCaSource, type CaSource, type ClientTlsState, type KeyPairSource, type TlsProvider } from '../pki/index.js';
@@ -66,6 +67,13 @@ export interface ClientOptions {
   /** Default logs/client-log.txt, unless a logger is given. */
   logFile?: string;
   logger?: Logger;
+  /**
+   * Prometheus metrics of this client's calls: true (prom-client's default registry) or a Registry;
+   * { registry, instanceLabels: true } also labels each try with the instance id. Default off.
+   */
+  metrics?: MetricsOption;
+  /** OpenTelemetry spans (call, tries) and traceparent on each try; default true, free until an SDK is registered. */
+  tracing?: boolean;
 }
 
 export interface ClientTlsOptions {
@@ -142,6 +150,7 @@ export function createClient(opts: ClientOptions): FarolClient {
   const connections = positive(opts.connectionsPerInstance ?? DEFAULT_CONNECTIONS_PER_INSTANCE, 'connectionsPerInstance', 'pass e.g. 32');
   // Before anything that would need closing: a bad CA or client certificate throws here.
   const tlsSources = clientTlsSources(opts);
+  checkMetricsOption(opts.metrics);
   const logger = opts.logger ?? createLogger({ name: 'client', file: opts.logFile ?? DEFAULT_CLIENT_LOG_FILE });
   const ownsConsul = !(opts.consul instanceof ConsulClient);
   const consul =
@@ -149,6 +158,7 @@ export function createClient(opts: ClientOptions): FarolClient {
       ? opts.consul
       : new ConsulClient({ logger, ...(opts.consul ?? consulOptionsFromEnv(process.env)) });
   const owner = createEventOwner('client', `client-${randomBytes(4).toString('hex')}`);
+  const observation = observeClient({ owner }, { metrics: opts.metrics, tracing: opts.tracing });
   const balancerKind = opts.balancer ?? DEFAULT_BALANCER;
   const services = new Map<string, ServiceState>();
   const budget = new RetryBudget(opts.retryBudget);
@@ -481,6 +491,7 @@ export function createClient(opts: ClientOptions): FarolClient {
       if (closed) return;
       closed = true;
       discovery.close();
+      observation.close();
       tlsProvider?.close();
       const closing: Promise<unknown>[] = [];
       if (pools) closing.push(pools.then((ready) => ready.close(), () => undefined));

@@ -83,3 +83,9 @@ function packageVersion(): string {
   }
   return (cachedVersion = 'unknown');
 }
+
+/** Throws CONFIG_INVALID for a bad `metrics` option, before anything is opened. */
+export function checkMetricsOption(option: MetricsOption | undefined): void {
+  const detailed = typeof option === 'object' && option !== null && !isRegistry(option) ? option : undefined;
+  resolveRegistry(detailed ? (detailed.registry ?? true) : (option as boolean | Registry | undefined));
+}

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
 import type {
   AccessRequirement,
   AttemptLimiterOptions,
@@ -106,6 +107,10 @@ export interface ServiceOptions {
   logger?: Logger;
   /** Extra routes; every one of them requires authentication. */
   routes?: (app: FastifyInstance) => void | Promise<void>;
+  /** Prometheus metrics of this service host: true (prom-client's default registry) or a prom-client Registry. Default off. */
+  metrics?: boolean | Registry;
+  /** OpenTelemetry SERVER spans continuing the caller's traceparent; default true, free until an SDK is registered. */
+  tracing?: boolean;
 }
 
 export const DEFAULT_PORT = 4443;
@@ -256,6 +261,12 @@ const schema = z
     routes: z
       .custom<NonNullable<ServiceOptions['routes']>>((value) => typeof value === 'function', { error: 'must be a function' })
       .optional(),
+    metrics: z
+      .custom<boolean | Registry>((value) => typeof value === 'boolean' || typeof (value as Registry | null)?.metrics === 'function', {
+        error: 'must be true, false or a prom-client Registry',
+      })
+      .optional(),
+    tracing: z.boolean({ error: 'must be true or false' }).optional(),
   })
   .refine(
     (opts) => opts.usersFile !== undefined || opts.jwt !== undefined || opts.clientCertificates !== undefined || opts.authenticators !== undefined,

@@ -5,6 +5,7 @@ import { FarolError } from '../errors.js';
 import { channels, createEventOwner, type EventOwner } from '../events/channels.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { createServerTlsProvider, type ServerTlsState, type TlsProvider } from '../pki/index.js';
+import { observeService, type Observation } from '../events/observe.js';
 import { buildApp, type FarolApp, type InstanceView } from './app.js';
 import { buildServiceAuth, type ServiceAuth } from './authenticators.js';
 import { watchCertificateExpiry, type CertificateExpiryWatch } from './certificate-expiry.js';
@@ -77,6 +78,7 @@ export async function createService(options: ServiceOptions): Promise<FarolServi
   try {
     const service = new Service(opts, tls, auth, logger, instanceId, owner);
     if (opts.routes) await opts.routes(service.app);
+    service.observation = observeService({ owner }, { metrics: opts.metrics, tracing: opts.tracing });
     return service;
   } catch (error) {
     tls.close();
@@ -95,6 +97,8 @@ class Service implements FarolService, InstanceView {
   private certificateExpiry: CertificateExpiryWatch | undefined;
   /** Read by the health route: 503 once stopping has begun. */
   draining = false;
+  /** The metrics and tracing subscribers of this service (ServiceOptions.metrics, .tracing). */
+  observation: Observation | undefined;
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   private registration: ConsulRegistration | undefined;
@@ -235,6 +239,7 @@ class Service implements FarolService, InstanceView {
     await this.ownedConsul?.close().catch(() => undefined);
     this.tls.close();
     await this.auth.close();
+    this.observation?.close();
   }
 
   private facts(): { owner: EventOwner; service: string; instance: string } {
@@ -327,6 +332,7 @@ class Service implements FarolService, InstanceView {
     this.tls.close();
     await this.auth.close();
     if (channels.serviceState.hasSubscribers) channels.serviceState.publish({ ...this.facts(), state: 'stopped', reason, ms: since() });
+    this.observation?.close();
     this.logger.info({ event: 'stopped', ...log, reason, ms: since() }, 'service stopped');
   }
 

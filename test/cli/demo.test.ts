@@ -41,6 +41,7 @@ describe('farol demo --once on the embedded registry', () => {
   it('says that 8500 is taken and prints the address it picked instead', () => {
     assert.match(run.stdout, /port 8500 is taken, so the embedded registry uses 127\.0\.0\.1:\d+ instead/);
     assert.match(run.stdout, /^registry: embedded Consul-compatible registry at http:\/\/127\.0\.0\.1:\d+/m);
+    assert.match(run.stdout, /^registry: web UI at http:\/\/127\.0\.0\.1:\d+\/ui\/$/m);
   });
 
   it('writes the registry, server and client logs, without the demo password', async () => {

@@ -48,6 +48,7 @@ describe('farol registry', () => {
     const run = runRegistry(['--port', '0', '--log-file', logFile, '--token', 'cli-token']);
     const [, httpAddr, address] = await waitFor(() => /registry listening at (http:\/\/(127\.0\.0\.1:\d+)) \(CONSUL_HTTP_ADDR=(127\.0\.0\.1:\d+)\)/.exec(run.stdout()));
     assert.equal(`http://${address}`, httpAddr);
+    assert.match(run.stdout(), new RegExp(`^farol: web UI at ${httpAddr}/ui/$`, 'm'));
     const res = await request(`${httpAddr}/v1/agent/services`, { headers: { 'x-consul-token': 'wrong' } });
     assert.equal(res.statusCode, 403);
     await res.body.text();

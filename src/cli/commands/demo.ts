@@ -54,7 +54,10 @@ async function demo(flags: DemoFlags, ctx: CliContext): Promise<ExitCodeValue> {
   const print = (line: string): void => ctx.io.stdout(`${line}\n`);
   const consulNamed = flags.consul !== undefined || Boolean(ctx.io.env.CONSUL_HTTP_ADDR);
   const registry = consulNamed ? undefined : await embeddedRegistry(print);
-  if (registry) print(`registry: embedded Consul-compatible registry at ${registry.httpAddr} (logs/registry-log.txt)`);
+  if (registry) {
+    print(`registry: embedded Consul-compatible registry at ${registry.httpAddr} (logs/registry-log.txt)`);
+    print(`registry: web UI at ${registry.httpAddr}/ui/`);
+  }
   try {
     return await runDemo(flags, ctx, print, registry);
   } finally {

@@ -48,6 +48,7 @@ async function runRegistry(flags: RegistryFlags, ctx: CliContext): Promise<ExitC
     logger,
   });
   ctx.io.stdout(`farol: registry listening at ${registry.httpAddr} (CONSUL_HTTP_ADDR=${registry.address})\n`);
+  ctx.io.stdout(`farol: web UI at ${registry.httpAddr}/ui/\n`);
   if (token) ctx.io.stdout('farol: ACL on: clients need CONSUL_HTTP_TOKEN set to the token\n');
 
   const removeReopen = reopenLogFilesOnSignal({ logger }); // logrotate: rename, then SIGHUP

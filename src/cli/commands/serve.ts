@@ -1,5 +1,7 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { Registry } from 'prom-client';
+import { DEFAULT_METRICS_HOST, serveMetrics, type MetricsServer } from '../../events/serve-metrics.js';
 import { ConsulClient, consulOptionsFromEnv } from '../../consul/index.js';
 import { FarolError } from '../../errors.js';
 import { createLogger, reopenLogFilesOnSignal } from '../../log/logger.js';
@@ -52,6 +54,8 @@ interface ServeFlags {
   consul?: string;
   register: boolean;
   logFile: string;
+  metricsPort?: string;
+  metricsBind: string;
 }
 
 /** `k=v` pairs from repeated --meta flags. A later duplicate key wins. */
@@ -69,7 +73,7 @@ export function parseMetaPairs(pairs: string[]): Record<string, string> {
   return meta;
 }
 
-function parsePortFlag(flag: 'port' | 'health-port', text: string): number {
+function parsePortFlag(flag: 'port' | 'health-port' | 'metrics-port', text: string): number {
   if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) {
     throw new FarolError('CONFIG_INVALID', `invalid --${flag} ${JSON.stringify(text)}: must be 0-65535`, { hint: '0 picks a free port' });
   }
@@ -187,6 +191,8 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
     .option('--consul <address>', 'Consul agent address (env CONSUL_HTTP_ADDR, default 127.0.0.1:8500)')
     .option('--no-register', 'do not register in Consul (standalone)')
     .option('--log-file <file>', 'audit log file', DEFAULT_LOG_FILE)
+    .option('--metrics-port <port>', 'serve Prometheus metrics at http://<metrics-bind>:<port>/metrics (plain HTTP; 0 picks a free port)')
+    .option('--metrics-bind <address>', 'address of the metrics listener', DEFAULT_METRICS_HOST)
     .action(action(ctx, (flags: ServeFlags) => serve(flags, ctx)));
 }
 
@@ -205,12 +211,16 @@ async function serve(flags: ServeFlags, ctx: CliContext): Promise<ExitCodeValue>
   // Checked here to name the flag; the values go to Consul as written (any Go duration, 2000h included).
   parseDurationFlag('check-interval', flags.checkInterval, { sign: 'positive', note: kind === 'ttl' ? 'with --check ttl it is the TTL' : 'how often Consul calls /health' });
   parseDurationFlag('deregister-after', flags.deregisterAfter, { example: '1m or 90s' });
+  const metricsPort = flags.metricsPort === undefined ? undefined : parsePortFlag('metrics-port', flags.metricsPort);
+  const registry = metricsPort === undefined ? undefined : new Registry();
   const logger = createLogger({ name: 'server', file: flags.logFile });
   const consul = flags.register
     ? new ConsulClient({ ...consulOptionsFromEnv(env), ...(flags.consul !== undefined ? { address: flags.consul } : {}), logger })
     : undefined;
 
   let service: FarolService | undefined;
+  let metricsServer: MetricsServer | undefined;
+  let started: FarolService | undefined;
   try {
     service = await createService({
       name: flags.service,
@@ -230,14 +240,20 @@ async function serve(flags: ServeFlags, ctx: CliContext): Promise<ExitCodeValue>
       timeouts,
       drain,
       logger,
+      ...(registry ? { metrics: registry } : {}),
     });
     const plan = service.healthCheck;
     if (consul && plan.kind === 'ttl' && plan.warning !== undefined) ctx.io.stderr(`farol: warning: ${plan.warning}\n`);
     await service.start();
+    started = service;
+    if (registry && metricsPort !== undefined) metricsServer = await serveMetrics(registry, { port: metricsPort, host: flags.metricsBind });
   } catch (error) {
+    // The metrics port was taken: the instance that already registered leaves at once.
+    await started?.stop({ reason: 'metrics listener failed' }).catch(() => undefined);
     await consul?.close();
     throw error;
   }
+  if (metricsServer) ctx.io.stdout(`farol: metrics at ${metricsServer.url}\n`);
 
   const where = consul ? `registered in Consul at ${consul.address}` : 'not registered in Consul';
   ctx.io.stdout(`farol: serving ${service.name} instance ${service.instanceId} at ${service.url} (${where})\n`);
@@ -262,6 +278,7 @@ async function serve(flags: ServeFlags, ctx: CliContext): Promise<ExitCodeValue>
       },
     });
   });
+  await metricsServer?.close();
   if (code === 0) await consul?.close();
   return code === 0 ? ExitCode.OK : ExitCode.UNEXPECTED;
 }

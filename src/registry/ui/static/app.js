@@ -8,7 +8,7 @@ import { HttpError, watch } from './watch.js';
 
 const TOKEN_KEY = 'farol.registry.token';
 const MAINTENANCE_PREFIX = '_service_maintenance:';
-const SYMBOL = { passing: '✓', warning: '!', critical: '✕', maintenance: '⏸' };
+const SYMBOL = { passing: '✓', warning: '!', critical: '✕', maintenance: '‖' };
 
 const main = document.getElementById('main');
 const connection = document.getElementById('connection');
@@ -169,7 +169,7 @@ function metaList(meta) {
 function lastChange(check, seen) {
   const at = seen.get(check.CheckID)?.at;
   const index = `index ${check.ModifyIndex}`;
-  if (!at) return h('span', { title: 'before this page opened' }, index);
+  if (!at) return h('span', {}, h('span', { class: 'muted' }, 'before this page opened'), ` (${index})`);
   return h('span', {}, h('time', { datetime: at.toISOString() }, at.toLocaleTimeString()), ` (${index})`);
 }
 
