@@ -154,7 +154,10 @@ forEachTarget('filters', (getTarget) => {
     });
   });
 
-  it('?dc= of an unknown datacenter: 500 "No path to datacenter" on health and catalog; the agent ignores it', async () => {
+  it('?dc= of an unknown datacenter: 500 "No path to datacenter" on health, catalog and status; the agent ignores it', async () => {
+    for (const path of ['/v1/status/leader', '/v1/status/peers']) {
+      assert.deepEqual(await refusal(getTarget(), `${path}?dc=nope`), { status: 500, text: 'No path to datacenter' }, path);
+    }
     for (const path of ['/v1/health/service/web', '/v1/catalog/service/web', '/v1/catalog/services']) {
       assert.deepEqual(await refusal(getTarget(), `${path}?dc=nope`), { status: 500, text: 'No path to datacenter' }, path);
       assert.deepEqual(await refusal(getTarget(), `${path}?dc=nope&${q('((((')}`), { status: 500, text: 'No path to datacenter' }, `${path} dc before filter`);
