@@ -72,10 +72,10 @@ export interface ClientApp {
   call(n: number, timeoutMs?: number): Promise<Array<{ status?: number; attempts?: number; instance?: string; error?: string }>>;
 }
 
-export async function startClientApp(agent: ConsulAgent, files: FleetFiles, spansFile?: string): Promise<ClientApp> {
+export async function startClientApp(agent: ConsulAgent, files: FleetFiles, spansFile?: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<ClientApp> {
   const child = node(
     [clientApp],
-    { CONSUL_HTTP_ADDR: agent.address, FAROL_CA: files.pki.caFile, FAROL_USER: USER, FAROL_PASSWORD: PASSWORD, SERVICE },
+    { CONSUL_HTTP_ADDR: agent.address, FAROL_CA: files.pki.caFile, FAROL_USER: USER, FAROL_PASSWORD: PASSWORD, SERVICE, ...extraEnv },
     spansFile,
   );
   let buffered = '';
