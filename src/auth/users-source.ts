@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { FarolError, systemErrorCode } from '../errors.js';
 import { watchFiles } from '../files/watch-files.js';
+import { channels, eventError, type EventOwner } from '../events/channels.js';
+import { componentEvents } from '../events/owner.js';
 import type { Logger } from '../log/logger.js';
 import { parseUsersFile, type UsersDb } from './users-file.js';
 import { readUsersFileText } from './users-store.js';
@@ -35,8 +37,10 @@ export interface UsersSource extends UsersDb {
 }
 
 export interface WatchUsersFileOptions {
-  /** Where reloads (info) and a bad new file (one error per distinct problem) are logged. */
+  /** Where reloads (info) and a bad new file (one error per distinct problem) are logged, for a source made on its own. */
   logger?: Logger;
+  /** The owner to publish events under (the service that made the source); its logger writes the lines. */
+  events?: EventOwner;
   /** Called after every reload, whatever its outcome. */
   onReload?: (outcome: ReloadOutcome) => void;
   /** Wait after a change event before reading, so an editor's several writes make one reload. Default 100 ms. */
@@ -81,7 +85,7 @@ export async function watchUsersFile(path: string, opts: WatchUsersFileOptions =
 
   // Followed by its absolute path from now on: a later chdir does not change which file it is.
   const absolute = resolve(path);
-  const log = opts.logger;
+  const events = componentEvents('users', absolute, opts);
   // Watching starts (and marks the file) before the first read, so no write between them is missed;
   // a notice that comes before the reloader exists is noticed again by the next poll.
   const onFileChange = { reload: (): void => undefined };
@@ -89,11 +93,11 @@ export async function watchUsersFile(path: string, opts: WatchUsersFileOptions =
     debounceMs,
     pollIntervalMs,
     ...(opts.fsWatch === undefined ? {} : { fsWatch: opts.fsWatch }),
-    onWatchUnavailable: (_folder, error) =>
-      log?.warn(
-        { event: 'users_watch_unavailable', file: path, error: systemErrorCode(error) ?? String(error), pollIntervalMs },
-        `cannot watch the folder of ${path}: checking the file every ${pollIntervalMs} ms instead`,
-      ),
+    onWatchUnavailable: (_folder, error) => {
+      if (!channels.usersFailed.hasSubscribers) return;
+      const code = systemErrorCode(error) ?? String(error);
+      channels.usersFailed.publish({ owner: events.owner, file: path, stage: 'watch', error: { code, message: code }, pollIntervalMs });
+    },
   });
   let text: string;
   let db: UsersDb;
@@ -102,6 +106,7 @@ export async function watchUsersFile(path: string, opts: WatchUsersFileOptions =
     db = parseUsersFile(text, path);
   } catch (error) {
     fileWatch.close();
+    events.close();
     throw error;
   }
   let generation = 0;
@@ -129,10 +134,15 @@ export async function watchUsersFile(path: string, opts: WatchUsersFileOptions =
       const problem = newText === undefined ? `unreadable:${farolError.message}` : `invalid:${digest(newText)}`;
       if (problem !== loggedProblem && !closed) {
         loggedProblem = problem;
-        log?.error(
-          { event: 'users_reload_failed', file: path, code: farolError.code, error: farolError.message, hint: farolError.hint, usersKept: users },
-          `users file not reloaded: ${farolError.message}; still using the ${users} users loaded before`,
-        );
+        if (channels.usersFailed.hasSubscribers) {
+          channels.usersFailed.publish({
+            owner: events.owner,
+            file: path,
+            stage: 'reload',
+            error: { code: farolError.code, message: farolError.message, hint: farolError.hint },
+            usersKept: users,
+          });
+        }
       }
       return { status: 'kept', generation, users, error: farolError };
     }
@@ -142,13 +152,15 @@ export async function watchUsersFile(path: string, opts: WatchUsersFileOptions =
     generation += 1;
     loggedProblem = undefined;
     const users = newDb.names().length;
-    log?.info({ event: 'users_reloaded', file: path, users, generation, revoked: revoked.length }, `users file reloaded: ${users} users`);
+    if (channels.usersReloaded.hasSubscribers) {
+      channels.usersReloaded.publish({ owner: events.owner, file: path, users, generation, revoked: revoked.length });
+    }
     const change: UsersChange = { generation, users, revoked };
     for (const listener of listeners) {
       try {
         listener(change);
       } catch (error) {
-        log?.error({ event: 'users_listener_failed', error: (error as Error).message }, 'a users change listener threw');
+        if (channels.usersFailed.hasSubscribers) channels.usersFailed.publish({ owner: events.owner, file: path, stage: 'listener', error: eventError(error) });
       }
     }
     return { status: 'reloaded', generation, users, revoked };
@@ -199,6 +211,7 @@ export async function watchUsersFile(path: string, opts: WatchUsersFileOptions =
       closed = true;
       fileWatch.close();
       listeners.clear();
+      events.close();
     },
   };
 }

@@ -6,6 +6,7 @@ import { FarolError } from '../errors.js';
 import { randomBytes } from 'node:crypto';
 import { channels, createEventOwner, CREDENTIAL_HEADERS, type EventOwner, type InstanceRef } from '../events/channels.js';
 import { checkMetricsOption, observeClient, type MetricsOption } from '../events/observe.js';
+import { subscribeLogger } from '../events/log-subscriber.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { MAX_TIMER_DELAY_MS } from '../timers/long-timeout.js';
 import { createClientTlsProvider, isCaSource, isKeyPairSource, loadCaSourceSync, loadKeyPairSourceSync, toCaSource, type CaSource, type ClientTlsState, type KeyPairSource, type TlsProvider } from '../pki/index.js';
@@ -64,7 +65,11 @@ export interface ClientOptions {
   connectionsPerInstance?: number;
   /** How long the last known instances serve while Consul is unreachable (see ServedSet). */
   freshness?: Partial<ServedSetOptions>;
-  /** Default logs/client-log.txt, unless a logger is given. */
+  /**
+   * Where the client's lines go: a logger, or a file of JSON lines ('-': stdout). Neither: no log
+   * is written (the events can still be subscribed to, see src/events). `farol call` passes
+   * logs/client-log.txt.
+   */
   logFile?: string;
   logger?: Logger;
   /**
@@ -151,14 +156,16 @@ export function createClient(opts: ClientOptions): FarolClient {
   // Before anything that would need closing: a bad CA or client certificate throws here.
   const tlsSources = clientTlsSources(opts);
   checkMetricsOption(opts.metrics);
-  const logger = opts.logger ?? createLogger({ name: 'client', file: opts.logFile ?? DEFAULT_CLIENT_LOG_FILE });
+  const logger = opts.logger ?? (opts.logFile === undefined ? undefined : createLogger({ name: 'client', file: opts.logFile }));
+  const owner = createEventOwner('client', `client-${randomBytes(4).toString('hex')}`);
   const ownsConsul = !(opts.consul instanceof ConsulClient);
   const consul =
     opts.consul instanceof ConsulClient
       ? opts.consul
-      : new ConsulClient({ logger, ...(opts.consul ?? consulOptionsFromEnv(process.env)) });
-  const owner = createEventOwner('client', `client-${randomBytes(4).toString('hex')}`);
-  const observation = observeClient({ owner }, { metrics: opts.metrics, tracing: opts.tracing });
+      : new ConsulClient({ ...(opts.consul ?? consulOptionsFromEnv(process.env)), events: owner });
+  // The logger is one subscriber of this client's events (and those of the parts it makes).
+  const detachLog = logger === undefined ? () => undefined : subscribeLogger(logger, { owner });
+  const observation = observeClient({ owner, others: [consul.owner] }, { metrics: opts.metrics, tracing: opts.tracing });
   const balancerKind = opts.balancer ?? DEFAULT_BALANCER;
   const services = new Map<string, ServiceState>();
   const budget = new RetryBudget(opts.retryBudget);
@@ -168,7 +175,6 @@ export function createClient(opts: ClientOptions): FarolClient {
 
   const discovery = createDiscovery({
     consul,
-    logger,
     owner,
     ...(opts.freshness ? { freshness: opts.freshness } : {}),
     onChange: (service, instances) => {
@@ -192,7 +198,7 @@ export function createClient(opts: ClientOptions): FarolClient {
   }
 
   function instancePools(): Promise<InstancePools> {
-    pools ??= createClientTlsProvider(tlsSources, { logger }).then((provider) => {
+    pools ??= createClientTlsProvider(tlsSources, { events: owner }).then((provider) => {
       if (closed) provider.close();
       tlsProvider = provider;
       const ready = new InstancePools({ ...poolTls(provider.current()), connectTimeoutMs: timeoutMs, connections });
@@ -227,12 +233,6 @@ export function createClient(opts: ClientOptions): FarolClient {
       if (channels.clientPanic.hasSubscribers) {
         channels.clientPanic.publish({ owner, service, panic: available.panic, ejected: available.ejected, passing: instances.length });
       }
-      if (available.panic) {
-        logger.warn(
-          { event: 'panic', service, ejected: available.ejected, passing: instances.length },
-          `too many instances of '${service}' are ejected; balancing over all ${instances.length} passing instances`,
-        );
-      } else logger.info({ event: 'panic_over', service }, `'${service}' has enough healthy instances again`);
     }
     const now = performance.now();
     const awake = available.instances.filter((i) => (state.resting.get(i.id) ?? 0) <= now);
@@ -285,12 +285,6 @@ export function createClient(opts: ClientOptions): FarolClient {
       else state.outliers.recordSuccess(instance.id);
       const retryAfterMs = response.statusCode === 503 ? parseRetryAfter(response.headers['retry-after'], Date.now()) : undefined;
       if (retryAfterMs !== undefined) state.resting.set(instance.id, performance.now() + retryAfterMs);
-      if (logger.isLevelEnabled('info')) {
-        logger.info(
-          { event: 'call', service, instance: instance.id, address: instance.address, port: instance.port, method: request.method, path: request.path, status: response.statusCode, latencyMs },
-          `${request.method} ${request.path} -> ${response.statusCode}`,
-        );
-      }
       return {
         kind: 'response',
         result: {
@@ -324,10 +318,6 @@ export function createClient(opts: ClientOptions): FarolClient {
         channels.clientTryEnd.publish({ ...tryFacts, durationMs: latencyMs, status: undefined, error: { code: error.code, message: error.message } });
       }
       noteFailure(service, state, instance.id);
-      logger.warn(
-        { event: 'call_failed', service, instance: instance.id, address: instance.address, port: instance.port, method: request.method, path: request.path, code: error.code, error: error.message, latencyMs },
-        error.message,
-      );
       const neverSent = NEVER_SENT.has(errorCode(caught) ?? '');
       return { kind: 'failure', error, retryable: neverSent || isIdempotentMethod(request.method) || opts.retryNonIdempotent === true };
     }
@@ -339,10 +329,6 @@ export function createClient(opts: ClientOptions): FarolClient {
       if (channels.clientEjection.hasSubscribers) {
         channels.clientEjection.publish({ owner, service, instance: id, durationMs: ejection.durationMs, ejections: ejection.ejectionCount });
       }
-      logger.warn(
-        { event: 'ejected', service, instance: id, durationMs: ejection.durationMs, ejections: ejection.ejectionCount },
-        `instance ${id} of '${service}' ejected for ${ejection.durationMs} ms after consecutive failures`,
-      );
     }
   }
 
@@ -425,7 +411,6 @@ export function createClient(opts: ClientOptions): FarolClient {
         if (channels.clientCredentialsRefreshed.hasSubscribers) {
           channels.clientCredentialsRefreshed.publish({ owner, call: facts.call, service, method, path, instance: instance.id });
         }
-        logger.info({ event: 'credentials_refreshed', service, instance: instance.id }, `${method} ${path}: token rejected as invalid; retrying once with a fresh one`);
         if (performance.now() < deadline) outcome = await attempt(ready, facts, state, instance, request, tryTimeout(timeoutMs, deadline), callOpts.signal);
       }
       last = outcome;
@@ -454,17 +439,6 @@ export function createClient(opts: ClientOptions): FarolClient {
           pauseMs,
         });
       }
-      logger.info(
-        {
-          event: 'retry',
-          service,
-          instance: instance.id,
-          tries: tryNumber,
-          reason: outcome.kind === 'failure' ? outcome.error.code : outcome.result.status,
-          pauseMs,
-        },
-        `retrying ${method} ${path} on another instance of '${service}'`,
-      );
       if (pauseMs > 0) await sleep(pauseMs);
     }
   }
@@ -475,7 +449,6 @@ export function createClient(opts: ClientOptions): FarolClient {
       if (channels.clientRetryRefused.hasSubscribers) {
         channels.clientRetryRefused.publish({ owner, call: call.call, service: call.service, method: call.method, path: call.path, attempts: tries, reason: stopReason });
       }
-      logger.warn({ event: 'retry_refused', service: call.service, tries, reason: stopReason }, `not retrying ${call.method} ${call.path}: ${stopReason}`);
     }
     if (outcome.kind === 'failure') throw outcome.error;
     return { ...outcome.result, latencyMs: elapsed(call.started), attempts: tries };
@@ -497,7 +470,8 @@ export function createClient(opts: ClientOptions): FarolClient {
       if (pools) closing.push(pools.then((ready) => ready.close(), () => undefined));
       if (ownsConsul) closing.push(consul.close());
       await Promise.all(closing);
-      logger.flush();
+      detachLog();
+      logger?.flush();
     },
   };
 }

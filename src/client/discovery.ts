@@ -2,13 +2,11 @@ import { FarolError, isFarolError } from '../errors.js';
 import { watchHealthService } from '../consul/index.js';
 import type { ConsulClient, ServiceEntry } from '../consul/index.js';
 import { channels, eventError, type EventOwner } from '../events/channels.js';
-import type { Logger } from '../log/logger.js';
 import { instancesFromEntries, type Instance } from './instance.js';
 import { DEFAULT_SERVED_SET_OPTIONS, ServedSet, type ServedSetOptions } from './served-set.js';
 
 export interface DiscoveryOptions {
   consul: ConsulClient;
-  logger: Logger;
   /** Whose events discovery publishes: the client's. */
   owner: EventOwner;
   /** Blocking-query wait, e.g. '5m'; the watch's default when omitted. */
@@ -46,7 +44,7 @@ interface ServiceWatch {
 }
 
 export function createDiscovery(opts: DiscoveryOptions): Discovery {
-  const { consul, logger, owner } = opts;
+  const { consul, owner } = opts;
   const watches = new Map<string, ServiceWatch>();
   const freshness: ServedSetOptions = { ...DEFAULT_SERVED_SET_OPTIONS, ...opts.freshness };
   const now = opts.now ?? (() => performance.now());
@@ -83,10 +81,6 @@ export function createDiscovery(opts: DiscoveryOptions): Discovery {
       resolveFirst(state.set.known ?? []);
       if (answer.kind === 'held') {
         if (channels.discoveryHeld.hasSubscribers) channels.discoveryHeld.publish({ owner, service, known: answer.known, graceMs: answer.graceMs });
-        logger.warn(
-          { event: 'discovery_held', service, known: answer.known, graceMs: answer.graceMs },
-          `Consul answered no passing instance of '${service}' right after an outage; serving the ${answer.known} last known for up to ${answer.graceMs} ms while they register again`,
-        );
         return;
       }
       if (answer.kind === 'unchanged') return;
@@ -94,28 +88,18 @@ export function createDiscovery(opts: DiscoveryOptions): Discovery {
       if (channels.discoveryUpdate.hasSubscribers) {
         channels.discoveryUpdate.publish({ owner, service, instances: instances.map(({ id, address, port }) => ({ id, address, port })) });
       }
-      logger.info(
-        {
-          event: 'discovery',
-          service,
-          passing: instances.length,
-          instances: instances.map(({ id, address, port }) => ({ id, address, port })),
-        },
-        `service '${service}': ${instances.length} passing instance(s)`,
-      );
       opts.onChange?.(service, instances);
     };
 
     const watch = watchHealthService(consul, service, {
       passing: true,
       signal: controller.signal,
-      logger,
+      events: owner,
       ...(opts.wait === undefined ? {} : { wait: opts.wait }),
       onUpdate: (entries) => update(entries),
       onResponse: () => {
         if (state.set.failing) {
           if (channels.discoveryRecovered.hasSubscribers) channels.discoveryRecovered.publish({ owner, service });
-          logger.info({ event: 'discovery_recovered', service }, `Consul answers again for service '${service}'`);
         }
         state.set.succeeded(now());
       },
@@ -127,16 +111,11 @@ export function createDiscovery(opts: DiscoveryOptions): Discovery {
         if (channels.discoveryStale.hasSubscribers) {
           channels.discoveryStale.publish({ owner, service, error: eventError(error), serving: known.length, maxStalenessMs: freshness.maxStalenessMs });
         }
-        logger.warn(
-          { event: 'discovery_stale', service, code: error.code, error: error.message, serving: known.length, maxStalenessMs: freshness.maxStalenessMs },
-          `Consul cannot be asked about '${service}' (${error.message}); serving the ${known.length} last known instance(s) for up to ${freshness.maxStalenessMs} ms`,
-        );
       },
     });
     watch.firstResult.then(update, (error: unknown) => {
       const farolError = asConsulError(error, consul);
       if (channels.discoveryError.hasSubscribers) channels.discoveryError.publish({ owner, service, error: eventError(farolError), stage: 'watch' });
-      logger.warn({ event: 'discovery_error', service, code: farolError.code, error: farolError.message }, farolError.message);
       // With nothing cached, drop the watch so the next call asks Consul afresh instead of
       // waiting for the watch's backoff.
       if (!state.answered && watches.get(service) === state) {
@@ -183,10 +162,8 @@ export function createDiscovery(opts: DiscoveryOptions): Discovery {
         counts = entries.length === 0 ? ' (none registered)' : ` (${entries.length} registered, 0 passing)`;
       } catch (error) {
         if (channels.discoveryError.hasSubscribers) channels.discoveryError.publish({ owner, service, error: eventError(error), stage: 'count' });
-        logger.debug({ event: 'discovery_error', service, error: String(error) }, 'could not count registered instances');
       }
       if (channels.discoveryEmpty.hasSubscribers) channels.discoveryEmpty.publish({ owner, service, registered });
-      logger.warn({ event: 'no_healthy_instance', service }, `no healthy instance of service '${service}'${counts}`);
       return new FarolError('NO_HEALTHY_INSTANCE', `no healthy instance of service '${service}' in Consul${counts}`, {
         hint,
         details: { service, consul: consul.address },

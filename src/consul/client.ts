@@ -1,3 +1,4 @@
+import type { EventOwner } from '../events/channels.js';
 import type { Logger } from '../log/logger.js';
 import { AgentApi } from './agent.js';
 import { CatalogApi } from './catalog.js';
@@ -25,6 +26,11 @@ export class ConsulClient {
     this.health = new HealthApi(this.#http);
     this.catalog = new CatalogApi(this.#http);
     this.status = new StatusApi(this.#http);
+  }
+
+  /** Whose events this client publishes (see ConsulClientOptions.events). */
+  get owner(): EventOwner {
+    return this.#http.owner;
   }
 
   /** The agent address in use (it changes after a failover), for messages. */

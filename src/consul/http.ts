@@ -1,6 +1,8 @@
 import { Pool } from 'undici';
 import { FarolError, isFarolError } from '../errors.js';
 import { loadCaSource, loadKeyPairSource, toCaSource } from '../pki/index.js';
+import { channels, type EventOwner } from '../events/channels.js';
+import { componentEvents, type ComponentEvents } from '../events/owner.js';
 import { silentLogger } from '../log/logger.js';
 import { clampTimerDelay } from '../timers/long-timeout.js';
 import type { Logger } from '../log/logger.js';
@@ -89,6 +91,7 @@ function buildPath(endpoint: ConsulEndpoint, path: string, params: QueryParams):
  */
 export class ConsulHttp {
   readonly logger: Logger;
+  readonly #events: ComponentEvents;
   readonly #endpoints: ConsulEndpoint[];
   readonly #pools = new Map<number, Pool>();
   readonly #token: string | undefined;
@@ -106,6 +109,12 @@ export class ConsulHttp {
     this.#tls = options.tls;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.logger = options.logger ?? silentLogger();
+    this.#events = componentEvents('consul', addresses.join(','), options);
+  }
+
+  /** Whose events this client publishes (its maker's, or its own). */
+  get owner(): EventOwner {
+    return this.#events.owner;
   }
 
   /** The address currently in use, as the user wrote it. */
@@ -154,7 +163,9 @@ export class ConsulHttp {
       try {
         const response = await this.#sendTo(index, endpoint, request, params, timeoutMs);
         if (index !== this.#current) {
-          this.logger.info({ address: endpoint.display, previous: this.address }, 'switched to another Consul address');
+          if (channels.consulAddressSwitch.hasSubscribers) {
+            channels.consulAddressSwitch.publish({ owner: this.owner, address: endpoint.display, previous: this.address });
+          }
           this.#current = index;
         }
         if (response.status < 200 || response.status > 299) {
@@ -173,7 +184,9 @@ export class ConsulHttp {
         }
         attempts.push({ address: endpoint.display, code: failure.code });
         lastError = error;
-        this.logger.debug({ address: endpoint.display, code: failure.code }, 'Consul address failed');
+        if (channels.consulAddressFailed.hasSubscribers) {
+          channels.consulAddressFailed.publish({ owner: this.owner, address: endpoint.display, code: failure.code });
+        }
         const mayTryNext = failure.kind === 'connect' || request.method === 'GET';
         if (!mayTryNext) break;
       }
@@ -214,10 +227,16 @@ export class ConsulHttp {
         bodyTimeout: 0,
       });
       const text = await response.body.text();
-      this.logger.debug(
-        { method: request.method, path, address: endpoint.display, status: response.statusCode, ms: Math.round(performance.now() - started) },
-        'consul request',
-      );
+      if (channels.consulRequestEnd.hasSubscribers) {
+        channels.consulRequestEnd.publish({
+          owner: this.owner,
+          method: request.method,
+          path,
+          address: endpoint.display,
+          status: response.statusCode,
+          durationMs: Math.round(performance.now() - started),
+        });
+      }
       return { status: response.statusCode, headers: response.headers, body: text };
     } catch (error) {
       if (callerSignal?.aborted || this.#closing.signal.aborted) {
@@ -265,5 +284,6 @@ export class ConsulHttp {
     const pools = [...this.#pools.values()];
     this.#pools.clear();
     await Promise.all(pools.map((pool) => pool.destroy()));
+    this.#events.close();
   }
 }

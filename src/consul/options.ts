@@ -1,4 +1,5 @@
 import type { CaSource, KeyPairSource } from '../pki/index.js';
+import type { EventOwner } from '../events/channels.js';
 import type { Logger } from '../log/logger.js';
 
 /** TLS to Consul's HTTPS port. Verification is always on; there is no switch to turn it off. */
@@ -29,5 +30,8 @@ export interface ConsulClientOptions {
   tls?: ConsulTlsOptions;
   /** Per-request timeout for ordinary requests; blocking queries get wait + wait/16 + this. Default 10000. */
   timeoutMs?: number;
+  /** Where this client's log lines go when it is made on its own (see `events`). */
   logger?: Logger;
+  /** The owner to publish events under (a Farol client or service that made this Consul client); its logger writes the lines. */
+  events?: EventOwner;
 }

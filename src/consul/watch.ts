@@ -1,4 +1,6 @@
 import { FarolError } from '../errors.js';
+import { channels, eventError, type EventOwner } from '../events/channels.js';
+import { componentEvents } from '../events/owner.js';
 import type { Logger } from '../log/logger.js';
 import { longSleep } from '../timers/long-timeout.js';
 import { backoffDelay } from './backoff.js';
@@ -15,8 +17,10 @@ export interface WatchHealthServiceOptions {
   /** Longest time one blocking query waits, a Go duration. Default "5m" (Consul's default). */
   wait?: string;
   signal?: AbortSignal;
-  /** Default: the client's logger. */
+  /** Lines of this watch go to this logger instead of the client's (its events get an owner of their own). */
   logger?: Logger;
+  /** The owner to publish this watch's events under (the Farol client watching); default the Consul client's. */
+  events?: EventOwner;
   /** Called with the full list each time the index moves forward (and first with the initial list). */
   onUpdate: (entries: ServiceEntry[], meta: QueryMeta) => void;
   /** Called after every successful answer, changed or not (a blocking query that timed out counts). */
@@ -66,7 +70,10 @@ export function watchHealthService(
   service: string,
   opts: WatchHealthServiceOptions,
 ): HealthServiceWatch {
-  const logger = opts.logger ?? client.logger;
+  const events = opts.events !== undefined || opts.logger === undefined
+    ? { owner: opts.events ?? client.owner, close: () => undefined }
+    : componentEvents('consul', client.address, { logger: opts.logger });
+  const { owner } = events;
   const stopper = new AbortController();
   const signal = opts.signal ? AbortSignal.any([stopper.signal, opts.signal]) : stopper.signal;
   const bucket = new TokenBucket(opts.rateLimit ?? DEFAULT_WATCH_RATE_LIMIT);
@@ -86,11 +93,11 @@ export function watchHealthService(
     else rejectFirst(outcome.error);
   };
 
-  const safely = (what: string, callback: () => void): void => {
+  const safely = (what: 'onResponse' | 'onUpdate' | 'onError', callback: () => void): void => {
     try {
       callback();
     } catch (error) {
-      logger.warn({ service, err: error }, `${what} callback threw`);
+      if (channels.consulWatchFault.hasSubscribers) channels.consulWatchFault.publish({ owner, service, where: what, error });
     }
   };
 
@@ -114,7 +121,9 @@ export function watchHealthService(
           safely('onResponse', () => onResponse(meta));
         }
         const step = nextBlockingIndex(index, meta.lastIndex);
-        if (step.reset) logger.info({ service, previous: index, returned: meta.lastIndex }, 'Consul index went backwards; restarting the watch');
+        if (step.reset && channels.consulWatchReset.hasSubscribers) {
+          channels.consulWatchReset.publish({ owner, service, previous: index, returned: meta.lastIndex });
+        }
         index = step.index;
         if (!step.changed) continue;
         settleFirst({ entries });
@@ -125,7 +134,9 @@ export function watchHealthService(
         failures += 1;
         index = 0;
         const delay = backoffDelay(failures, opts.backoff);
-        logger.warn({ service, code: error.code, err: error.message, failures, retryInMs: delay }, 'Consul watch query failed');
+        if (channels.consulWatchError.hasSubscribers) {
+          channels.consulWatchError.publish({ owner, service, error: eventError(error), failures, retryInMs: delay });
+        }
         settleFirst({ error });
         if (opts.onError) {
           const onError = opts.onError;
@@ -138,9 +149,9 @@ export function watchHealthService(
   };
 
   loop().catch((error: unknown) => {
-    logger.error({ service, err: error }, 'Consul watch loop ended unexpectedly');
+    if (channels.consulWatchFault.hasSubscribers) channels.consulWatchFault.publish({ owner, service, where: 'loop', error });
     settleFirst({ error: asFarolError(error) });
-  });
+  }).finally(() => events.close());
 
   return { stop: () => stopper.abort(), firstResult };
 }

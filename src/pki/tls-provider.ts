@@ -1,5 +1,7 @@
 import { FarolError, isFarolError } from '../errors.js';
 import { watchFiles, type FileWatch } from '../files/watch-files.js';
+import { channels, eventError, type EventOwner } from '../events/channels.js';
+import { componentEvents, type ComponentEvents } from '../events/owner.js';
 import type { Logger } from '../log/logger.js';
 import { clampTimerDelay } from '../timers/long-timeout.js';
 import { loadCaSource, loadKeyPairSource, type LoadedCa, type LoadedKeyPair } from './load.js';
@@ -40,8 +42,10 @@ export interface TlsProvider<T> {
 }
 
 export interface TlsProviderOptions {
-  /** Where a refused change (one error per bad content) and each change (info) are logged. */
+  /** Where a refused change (one error per bad content) and each change (info) are logged, for a provider made on its own. */
   logger?: Logger;
+  /** The owner to publish events under (the client or service that made the provider); its logger writes the lines. */
+  events?: EventOwner;
   /** Watch the files and reload on change. Default true. */
   watch?: boolean;
   /** The stat poll behind fs.watch (network file systems, symlink swaps). Default 1000 ms. */
@@ -131,6 +135,7 @@ class FileTlsProvider<T> implements TlsProvider<T> {
   /** The message last reported, so one bad content is reported once. */
   private reported: string | undefined;
   private closed = false;
+  private readonly events: ComponentEvents;
 
   private constructor(
     initial: T,
@@ -138,6 +143,7 @@ class FileTlsProvider<T> implements TlsProvider<T> {
     private readonly opts: TlsProviderOptions,
     private readonly shape: Shape<T>,
   ) {
+    this.events = componentEvents('tls', 'tls', opts);
     this.material = initial;
     this.fingerprint = shape.fingerprint(initial);
   }
@@ -180,6 +186,7 @@ class FileTlsProvider<T> implements TlsProvider<T> {
 
   close(): void {
     this.closed = true;
+    this.events.close();
     this.fileWatch?.close();
     clearTimeout(this.settleTimer);
     this.listeners.clear();
@@ -217,12 +224,12 @@ class FileTlsProvider<T> implements TlsProvider<T> {
     if (fingerprint === this.fingerprint || this.closed) return { status: 'unchanged' };
     this.material = next;
     this.fingerprint = fingerprint;
-    this.opts.logger?.info({ event: 'tls_reloaded', trigger, ...this.shape.describe(next) }, 'new TLS material in use for new connections');
+    if (channels.tlsReloaded.hasSubscribers) channels.tlsReloaded.publish({ owner: this.events.owner, trigger, material: this.shape.describe(next) });
     for (const listener of this.listeners) {
       try {
         listener(next);
       } catch (error) {
-        this.opts.logger?.error({ event: 'tls_listener_failed', error: (error as Error).message }, 'a TLS change listener failed');
+        if (channels.tlsFailed.hasSubscribers) channels.tlsFailed.publish({ owner: this.events.owner, stage: 'listener', error: eventError(error) });
       }
     }
     return { status: 'changed' };
@@ -245,10 +252,9 @@ class FileTlsProvider<T> implements TlsProvider<T> {
     this.pendingSince = undefined;
     if (this.reported !== error.message) {
       this.reported = error.message;
-      this.opts.logger?.error(
-        { event: 'tls_reload_failed', code: error.code, error: error.message, hint: error.hint },
-        'new TLS material refused: the previous one stays in use',
-      );
+      if (channels.tlsFailed.hasSubscribers) {
+        channels.tlsFailed.publish({ owner: this.events.owner, stage: 'reload', error: { code: error.code, message: error.message, hint: error.hint } });
+      }
     }
     return { status: 'invalid', error };
   }

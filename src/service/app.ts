@@ -4,11 +4,9 @@ import type { TLSSocket } from 'node:tls';
 import { fastify, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { authenticate, authorize, bearerChallenge, peerTlsOf, type AccessRequirement, type AuthResult, type Authenticator, type PeerTls, type Principal } from '../auth/index.js';
 import { channels, CREDENTIAL_HEADERS, type EventOwner } from '../events/channels.js';
-import type { Logger } from '../log/logger.js';
 import type { ServerTlsState, TlsProvider } from '../pki/index.js';
 import { serverSecureContext, serverTimeoutOptions, type ServerTimeouts } from '../pki/tls-policy.js';
 import { createConnectionAuth } from './connection-auth.js';
-import { installAuditLog, logAuthFailure, logAuthLimited, logForbidden, pathOf } from './audit.js';
 import { HEALTH_PATH, healthAnswer } from './health-listener.js';
 
 /**
@@ -58,8 +56,7 @@ export interface BuildAppOptions {
    * then authenticate with a header instead.
    */
   clientCertificates?: { required: boolean };
-  audit: Logger;
-  /** Whose events the app publishes: the service's. */
+  /** Whose events the app publishes (requests, authentication outcomes): the service's. */
   owner: EventOwner;
   instance: InstanceView;
   /** Bounds on slow clients: the TLS handshake and the arrival of a request's headers. */
@@ -71,6 +68,12 @@ export interface BuildAppOptions {
 function isPublicRoute(request: FastifyRequest): boolean {
   if (request.routeOptions.config.auth?.public === true) return true;
   return request.routeOptions.url === HEALTH_PATH && (request.method === 'GET' || request.method === 'HEAD');
+}
+
+/** The request path without its query string, which can carry secrets. */
+export function pathOf(url: string): string {
+  const end = url.search(/[?#]/);
+  return end === -1 ? url : url.slice(0, end);
 }
 
 /** The identity of a request in its events (an opaque object, so subscribers never hold the request). */
@@ -115,7 +118,7 @@ function peerTls(request: FastifyRequest): PeerTls {
  * errors that never reach the caller with a stack trace.
  */
 export function buildApp(opts: BuildAppOptions): FarolApp {
-  const { instance, audit, owner } = opts;
+  const { instance, owner } = opts;
   const clientCerts = opts.clientCertificates;
   const secureContext = (state: ServerTlsState) =>
     serverSecureContext({ key: state.keyPair.keyPem, cert: state.keyPair.certPem, ...(clientCerts && state.clientCa ? { ca: state.clientCa.pem } : {}) });
@@ -178,7 +181,6 @@ export function buildApp(opts: BuildAppOptions): FarolApp {
     }
     done();
   });
-  installAuditLog(app, audit, instance);
 
   const connectionAuth = createConnectionAuth(undefined, undefined, opts.credentialsGeneration);
 
@@ -218,14 +220,12 @@ export function buildApp(opts: BuildAppOptions): FarolApp {
           principalKind: principal.kind,
         });
       }
-      logForbidden(audit, request, instance, principal, decision.reason);
       return sendForbidden(reply, principal, decision.missingScopes, instance.serviceName);
     }
     if (result.outcome === 'limited') {
       if (channels.authOutcome.hasSubscribers) {
         channels.authOutcome.publish({ ...requestFacts(request), outcome: 'limited', status: 429, reason: result.reason, retryAfterSec: result.retryAfterSec });
       }
-      logAuthLimited(audit, request, instance, result);
       return reply
         .code(429)
         .header('retry-after', String(result.retryAfterSec))
@@ -244,8 +244,6 @@ export function buildApp(opts: BuildAppOptions): FarolApp {
           hadCredentials,
         });
       }
-      // An anonymous request is not a failed login: its access line (status 401) is enough.
-      if (hadCredentials) logAuthFailure(audit, request, instance, result);
       return sendUnauthorized(reply, result.status, result.challenge, hadCredentials);
     }
     // 'absent' is only returned by a single authenticator; authenticate() turns it into a rejection.
@@ -286,16 +284,6 @@ export function buildApp(opts: BuildAppOptions): FarolApp {
           error: { type: error.name, message: error.message, code: error.code, stack: error.stack },
         });
       }
-      audit.error(
-        {
-          event: 'error',
-          instance: instance.instanceId,
-          method: request.method,
-          path: pathOf(request.url),
-          err: { type: error.name, message: error.message, code: error.code, stack: error.stack },
-        },
-        'request failed',
-      );
       return reply.code(500).send({ error: 'internal' });
     }
     return reply.code(status).send({ error: errorName(status), message: error.message });

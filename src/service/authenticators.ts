@@ -9,7 +9,7 @@ import {
   type Authenticator,
   type JwtAuthenticator,
 } from '../auth/index.js';
-import type { Logger } from '../log/logger.js';
+import { channels, eventError, type EventOwner } from '../events/channels.js';
 import { loadCaBundle, type CaSource } from '../pki/index.js';
 import type { JwtOptions, ResolvedServiceOptions } from './options.js';
 
@@ -32,10 +32,10 @@ export interface ServiceAuth {
  * caller's own authenticators. The header schemes come first: a caller that sends an
  * Authorization header means it, even on a connection that also carries a certificate.
  */
-export async function buildServiceAuth(opts: ResolvedServiceOptions, logger: Logger): Promise<ServiceAuth> {
+export async function buildServiceAuth(opts: ResolvedServiceOptions, owner: EventOwner): Promise<ServiceAuth> {
   const closers: (() => Promise<void>)[] = [];
   try {
-    return await buildChain(opts, logger, closers);
+    return await buildChain(opts, owner, closers);
   } catch (error) {
     // E.g. the JWKS or the client CA failed after the users file was being watched: stop that.
     await Promise.all(closers.map((close) => close().catch(() => undefined)));
@@ -43,11 +43,11 @@ export async function buildServiceAuth(opts: ResolvedServiceOptions, logger: Log
   }
 }
 
-async function buildChain(opts: ResolvedServiceOptions, logger: Logger, closers: (() => Promise<void>)[]): Promise<ServiceAuth> {
+async function buildChain(opts: ResolvedServiceOptions, owner: EventOwner, closers: (() => Promise<void>)[]): Promise<ServiceAuth> {
   const authenticators: Authenticator[] = [];
   let users: UsersSource | undefined;
   if (opts.usersFile !== undefined) {
-    const source = await watchUsersFile(opts.usersFile, { logger });
+    const source = await watchUsersFile(opts.usersFile, { events: owner });
     users = source;
     closers.push(async () => source.close());
     const basic = createBasicAuthenticator({ users: source, realm: opts.name });
@@ -58,7 +58,7 @@ async function buildChain(opts: ResolvedServiceOptions, logger: Logger, closers:
     );
   }
   if (opts.jwt !== undefined) {
-    const jwt = await jwtAuthenticator(opts.jwt, opts.name, logger);
+    const jwt = await jwtAuthenticator(opts.jwt, opts.name, owner);
     authenticators.push(jwt);
     closers.push(() => jwt.close());
   }
@@ -84,13 +84,15 @@ async function buildChain(opts: ResolvedServiceOptions, logger: Logger, closers:
   };
 }
 
-async function jwtAuthenticator(jwt: JwtOptions, realm: string, logger: Logger): Promise<JwtAuthenticator> {
+async function jwtAuthenticator(jwt: JwtOptions, realm: string, owner: EventOwner): Promise<JwtAuthenticator> {
   const { caFile, ...rest } = jwt;
   const ca = rest.jwksUrl !== undefined && caFile !== undefined ? await loadCaBundle(caFile) : undefined;
   const remote = rest.jwksUrl !== undefined
     ? {
         ...(ca !== undefined ? { ca } : {}),
-        onKeysError: (error: Error) => logger.warn({ event: 'jwks_unavailable', error: error.message }, 'could not fetch the token signing keys'),
+        onKeysError: (error: Error) => {
+          if (channels.authKeysError.hasSubscribers) channels.authKeysError.publish({ owner, error: eventError(error) });
+        },
       }
     : {};
   return createJwtAuthenticator({ ...remote, ...rest, realm });

@@ -1,4 +1,4 @@
-import type { Logger } from '../log/logger.js';
+import { channels, type EventOwner } from '../events/channels.js';
 import { expiryWarning, msUntilNextExpiryCheck, type ExpiryThreshold } from '../pki/expiry.js';
 import type { ServerTlsState, TlsProvider } from '../pki/tls-provider.js';
 import { nodeTimers, setLongTimeout, type BaseTimers, type LongTimer } from '../timers/long-timeout.js';
@@ -15,14 +15,14 @@ export interface CertificateExpiryWatch {
 }
 
 /**
- * Logs a warning 30 and 7 days before the served certificate expires, and an error once it has,
+ * Publishes the served certificate's expiry (farol:certificate:expiry) at once, after each
+ * rotation and whenever a threshold is crossed; the logger writes a warning 30 and 7 days before the served certificate expires, and an error once it has,
  * each once per certificate: a rotated certificate (the provider's change) starts over. The first
  * check runs at once, so a service started 20 days before expiry says so in its first lines.
  */
 export function watchCertificateExpiry(
   tls: TlsProvider<ServerTlsState>,
-  logger: Logger,
-  fields: Record<string, unknown>,
+  who: { owner: EventOwner; instance: string },
   opts: CertificateExpiryOptions = {},
 ): CertificateExpiryWatch {
   const now = opts.now ?? (() => new Date());
@@ -38,19 +38,17 @@ export function watchCertificateExpiry(
     const notAfter = new Date(certificate.validTo);
     const at = now();
     const warning = expiryWarning(notAfter, at, warned);
-    if (warning !== undefined) {
-      warned = warning.threshold;
-      const line = {
-        event: 'certificate_expiry',
-        ...fields,
-        threshold: warning.threshold,
-        daysLeft: warning.daysLeft,
+    if (warning !== undefined) warned = warning.threshold;
+    if (channels.certificateExpiry.hasSubscribers) {
+      channels.certificateExpiry.publish({
+        owner: who.owner,
+        instance: who.instance,
         notAfter: notAfter.toISOString(),
         serial: certificate.serialNumber,
-      };
-      const hint = 'renew it with `farol certs renew` (the running service picks the new files up)';
-      if (warning.level === 'error') logger.error(line, `${warning.message}: ${hint}`);
-      else logger.warn(line, `${warning.message}: ${hint}`);
+        warning: warning === undefined
+          ? undefined
+          : { threshold: warning.threshold, daysLeft: warning.daysLeft, level: warning.level === 'error' ? 'error' : 'warn', message: warning.message },
+      });
     }
     const waitMs = msUntilNextExpiryCheck(notAfter, at, warned);
     if (waitMs !== undefined) timer = setLongTimeout(check, waitMs, { timers, unref: true });

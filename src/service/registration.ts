@@ -4,7 +4,6 @@ import type { AgentServiceCheck, AgentServiceRegistration, ConsulClient } from '
 import { goDurationMs, parseGoDuration } from '../consul-wire/duration.js';
 import { isFarolError } from '../errors.js';
 import { channels, createEventOwner, type EventOwner, type RegistrationState } from '../events/channels.js';
-import type { Logger } from '../log/logger.js';
 import { setLongTimeout, type LongTimer } from '../timers/long-timeout.js';
 import type { HealthCheckKind } from './options.js';
 
@@ -114,7 +113,6 @@ export class ConsulRegistration {
   constructor(
     private readonly consul: ConsulClient,
     readonly registration: AgentServiceRegistration,
-    private readonly logger: Logger,
     /** Whose events registration publishes: the service's (default: its own, named by the instance id). */
     private readonly owner: EventOwner = createEventOwner('service', registration.ID ?? registration.Name),
   ) {}
@@ -146,10 +144,6 @@ export class ConsulRegistration {
     await this.consul.agent.registerService(this.registration, { replaceExistingChecks: true });
     this.isRegistered = true;
     this.publishState('registered');
-    this.logger.info(
-      { event: 'registered', instance: this.serviceId, service: this.registration.Name, consul: this.consul.address },
-      'registered in Consul',
-    );
     const ttl = this.registration.Check?.TTL;
     if (ttl !== undefined) {
       await this.passTtl();
@@ -164,10 +158,6 @@ export class ConsulRegistration {
   async enableMaintenance(reason: string): Promise<void> {
     await this.consul.agent.enableServiceMaintenance(this.serviceId, reason);
     this.publishState('maintenance', reason);
-    this.logger.info(
-      { event: 'maintenance_enabled', instance: this.serviceId, consul: this.consul.address, reason },
-      'in maintenance mode: out of the passing set',
-    );
   }
 
   /** Removes the instance from Consul; an instance Consul no longer knows counts as removed. */
@@ -180,7 +170,6 @@ export class ConsulRegistration {
     }
     this.isRegistered = false;
     this.publishState('deregistered');
-    this.logger.info({ event: 'deregistered', instance: this.serviceId, consul: this.consul.address }, 'deregistered from Consul');
   }
 
   stopHeartbeat(): void {
@@ -228,10 +217,6 @@ export class ConsulRegistration {
       }
       await this.register();
       this.publishState('re_registered');
-      this.logger.info(
-        { event: 're_registered', instance: this.serviceId, consul: this.consul.address },
-        'the Consul agent had forgotten this instance: registered it again',
-      );
       this.consulAnswered(true);
     } catch (error) {
       if (this.keepActive) this.consulFailed('keep_registered', error);
@@ -254,18 +239,6 @@ export class ConsulRegistration {
         error: (error as Error).message,
       });
     }
-    this.logger.warn(
-      {
-        event: unreachable ? 'consul_unreachable' : 'consul_call_failed',
-        instance: this.serviceId,
-        consul: this.consul.address,
-        source,
-        error: (error as Error).message,
-      },
-      unreachable
-        ? 'cannot reach Consul; retrying quietly until it answers'
-        : 'Consul refused a registration call; retrying quietly until it succeeds',
-    );
   }
 
   private consulAnswered(reRegistered: boolean): void {
@@ -283,10 +256,6 @@ export class ConsulRegistration {
         reRegistered,
       });
     }
-    this.logger.info(
-      { event: 'consul_reachable', instance: this.serviceId, consul: this.consul.address, downMs, reRegistered },
-      reRegistered ? 'Consul answers again; registered again' : 'Consul answers again; the registration was intact',
-    );
   }
 
   private passTtl(): Promise<void> {

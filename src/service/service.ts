@@ -3,7 +3,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ConsulClient, consulOptionsFromEnv } from '../consul/index.js';
 import { FarolError } from '../errors.js';
 import { channels, createEventOwner, type EventOwner } from '../events/channels.js';
-import { createLogger, type Logger } from '../log/logger.js';
+import { addressKey } from '../auth/index.js';
+import { subscribeLogger } from '../events/log-subscriber.js';
+import { createLogger } from '../log/logger.js';
 import { createServerTlsProvider, type ServerTlsState, type TlsProvider } from '../pki/index.js';
 import { observeService, type Observation } from '../events/observe.js';
 import { buildApp, type FarolApp, type InstanceView } from './app.js';
@@ -12,7 +14,7 @@ import { watchCertificateExpiry, type CertificateExpiryWatch } from './certifica
 import { planHealthCheck, type HealthCheckPlan } from './check-server-name.js';
 import { startHealthListener, type HealthListener } from './health-listener.js';
 import { listenError } from './listen-errors.js';
-import { DEFAULT_LOG_FILE, resolveServiceOptions, type ResolvedServiceOptions, type ServiceOptions } from './options.js';
+import { resolveServiceOptions, type ResolvedServiceOptions, type ServiceOptions } from './options.js';
 import { buildRegistration, ConsulRegistration, hostPort, newInstanceId } from './registration.js';
 import { farolVersion } from './version.js';
 
@@ -59,30 +61,41 @@ export async function createService(options: ServiceOptions): Promise<FarolServi
   const opts = resolveServiceOptions(options);
   const instanceId = newInstanceId(opts.name);
   const owner = createEventOwner('service', instanceId);
-  const logger = opts.logger ?? createLogger({ name: 'server', file: opts.logFile ?? DEFAULT_LOG_FILE });
-  const tls = await createServerTlsProvider(
-    {
-      keyPair: opts.tls.keyPair,
-      ...(opts.tls.ca ? { ca: opts.tls.ca } : {}),
-      ...(opts.clientCertificates ? { clientCa: opts.clientCertificates.ca } : {}),
-    },
-    { logger },
-  );
+  // No file unless asked: a library embedded in an app does not write into its working folder.
+  const logger = opts.logger ?? (opts.logFile === undefined ? undefined : createLogger({ name: 'server', file: opts.logFile }));
+  // The logger is one subscriber of the service's events (and those of the parts it makes).
+  const detachLog = logger === undefined ? () => undefined : subscribeLogger(logger, { owner, addressKey: (address) => addressKey(address) });
+  let tls: TlsProvider<ServerTlsState>;
+  try {
+    tls = await createServerTlsProvider(
+      {
+        keyPair: opts.tls.keyPair,
+        ...(opts.tls.ca ? { ca: opts.tls.ca } : {}),
+        ...(opts.clientCertificates ? { clientCa: opts.clientCertificates.ca } : {}),
+      },
+      { events: owner },
+    );
+  } catch (error) {
+    detachLog();
+    throw error;
+  }
   let auth: ServiceAuth;
   try {
-    auth = await buildServiceAuth(opts, logger);
+    auth = await buildServiceAuth(opts, owner);
   } catch (error) {
     tls.close();
+    detachLog();
     throw error;
   }
   try {
-    const service = new Service(opts, tls, auth, logger, instanceId, owner);
+    const service = new Service(opts, tls, auth, detachLog, instanceId, owner);
     if (opts.routes) await opts.routes(service.app);
     service.observation = observeService({ owner }, { metrics: opts.metrics, tracing: opts.tracing });
     return service;
   } catch (error) {
     tls.close();
     await auth.close();
+    detachLog();
     throw error;
   }
 }
@@ -108,7 +121,8 @@ class Service implements FarolService, InstanceView {
     private readonly opts: ResolvedServiceOptions,
     private readonly tls: TlsProvider<ServerTlsState>,
     private readonly auth: ServiceAuth,
-    private readonly logger: Logger,
+    /** Ends the logger's subscription (after the last line of the service). */
+    private readonly detachLog: () => void,
     instanceId: string,
     readonly owner: EventOwner,
   ) {
@@ -121,7 +135,6 @@ class Service implements FarolService, InstanceView {
       credentialsGeneration: auth.generation,
       ...(opts.require ? { require: opts.require } : {}),
       ...(auth.clientCertificates ? { clientCertificates: { required: auth.clientCertificates.required } } : {}),
-      audit: logger,
       owner,
       instance: this,
       timeouts: { handshakeTimeoutMs: opts.timeouts.handshakeMs, headersTimeoutMs: opts.timeouts.headersMs },
@@ -190,12 +203,11 @@ class Service implements FarolService, InstanceView {
     }
     if (this.healthCheck.kind === 'ttl' && this.healthCheck.warning !== undefined) {
       this.warn('check_ttl_chosen', this.healthCheck.warning, undefined);
-      this.logger.warn({ event: 'check_ttl_chosen', instance: this.instanceId }, this.healthCheck.warning);
     }
 
     const consul = this.consulClient();
     if (consul) {
-      const registration = new ConsulRegistration(consul, this.registrationFor(), this.logger, this.owner);
+      const registration = new ConsulRegistration(consul, this.registrationFor(), this.owner);
       try {
         await registration.register();
       } catch (error) {
@@ -207,7 +219,7 @@ class Service implements FarolService, InstanceView {
       this.registration = registration;
       registration.startKeepRegistered(this.opts.keepRegistered.intervalMs);
     }
-    this.certificateExpiry = watchCertificateExpiry(this.tls, this.logger, { instance: this.instanceId });
+    this.certificateExpiry = watchCertificateExpiry(this.tls, { owner: this.owner, instance: this.instanceId });
     if (channels.serviceState.hasSubscribers) {
       channels.serviceState.publish({
         ...this.facts(),
@@ -218,18 +230,6 @@ class Service implements FarolService, InstanceView {
         healthPort: this.healthListener?.port,
       });
     }
-    this.logger.info(
-      {
-        event: 'started',
-        service: this.name,
-        instance: this.instanceId,
-        url: this.url,
-        registered: consul !== undefined,
-        check: this.healthCheck.kind,
-        ...(this.healthListener ? { healthPort: this.healthListener.port } : {}),
-      },
-      'service started',
-    );
   }
 
   /** Undoes a start that failed part-way: what listens is closed, the file watchers stop. */
@@ -240,6 +240,7 @@ class Service implements FarolService, InstanceView {
     this.tls.close();
     await this.auth.close();
     this.observation?.close();
+    this.detachLog();
   }
 
   private facts(): { owner: EventOwner; service: string; instance: string } {
@@ -281,7 +282,7 @@ class Service implements FarolService, InstanceView {
     const { consul } = this.opts;
     if (consul === false) return undefined;
     if (consul instanceof ConsulClient) return consul;
-    this.ownedConsul ??= new ConsulClient({ logger: this.logger, ...(consul ?? consulOptionsFromEnv(process.env)) });
+    this.ownedConsul ??= new ConsulClient({ ...(consul ?? consulOptionsFromEnv(process.env)), events: this.owner });
     return this.ownedConsul;
   }
 
@@ -291,12 +292,10 @@ class Service implements FarolService, InstanceView {
     const since = (): number => Math.round(performance.now() - began);
     const { delayMs, timeoutMs } = this.opts.drain;
     const registration = this.registration;
-    const log = { instance: this.instanceId };
     this.draining = true;
     if (channels.serviceState.hasSubscribers) {
       channels.serviceState.publish({ ...this.facts(), state: 'draining', reason, delayMs, registered: registration !== undefined });
     }
-    this.logger.info({ event: 'drain_started', ...log, reason, delayMs, registered: registration !== undefined }, 'draining');
 
     // (a) Out of the passing set at once. Nothing may re-register from here on.
     if (registration) {
@@ -306,24 +305,18 @@ class Service implements FarolService, InstanceView {
         await registration.enableMaintenance(`farol: draining (${reason})`);
       } catch (error) {
         this.warn('maintenance_failed', 'could not enter maintenance mode: deregistering instead', error);
-        this.logger.warn(
-          { event: 'maintenance_failed', ...log, error: (error as Error).message },
-          'could not enter maintenance mode: deregistering instead',
-        );
         await this.deregister(registration);
       }
     }
 
     // (b) Let watchers see it. /health answers 503 meanwhile, for pollers that do not read Consul.
     if (channels.serviceState.hasSubscribers) channels.serviceState.publish({ ...this.facts(), state: 'waiting', delayMs });
-    this.logger.info({ event: 'drain_wait', ...log, delayMs }, `waiting ${delayMs} ms for watchers to see the instance leave`);
     if (delayMs > 0) await sleep(delayMs);
 
     // (c) + (d) Stop accepting, finish in-flight requests (idle keep-alive sockets close at once).
     const forced = await this.closeServer(timeoutMs);
     await this.healthListener?.close();
     if (channels.serviceState.hasSubscribers) channels.serviceState.publish({ ...this.facts(), state: 'closed', forced, ms: since() });
-    this.logger.info({ event: 'drain_closed', ...log, forced, ms: since() }, 'stopped accepting; in-flight requests done');
 
     // (e) Gone from Consul.
     if (registration?.registered) await this.deregister(registration);
@@ -333,7 +326,7 @@ class Service implements FarolService, InstanceView {
     await this.auth.close();
     if (channels.serviceState.hasSubscribers) channels.serviceState.publish({ ...this.facts(), state: 'stopped', reason, ms: since() });
     this.observation?.close();
-    this.logger.info({ event: 'stopped', ...log, reason, ms: since() }, 'service stopped');
+    this.detachLog();
   }
 
   private async deregister(registration: ConsulRegistration): Promise<void> {
@@ -342,10 +335,6 @@ class Service implements FarolService, InstanceView {
     } catch (error) {
       // The check turns critical once the port closes and Consul reaps it after DeregisterCriticalServiceAfter.
       this.warn('deregister_failed', 'could not deregister from Consul', error);
-      this.logger.warn(
-        { event: 'deregister_failed', instance: this.instanceId, error: (error as Error).message },
-        'could not deregister from Consul',
-      );
     }
   }
 
@@ -363,10 +352,6 @@ class Service implements FarolService, InstanceView {
     clearInterval(sweep);
     if (forced) {
       this.warn('drain_forced', `in-flight requests still running after ${timeoutMs} ms: closing their connections`, undefined, timeoutMs);
-      this.logger.warn(
-        { event: 'drain_forced', instance: this.instanceId, timeoutMs },
-        `in-flight requests still running after ${timeoutMs} ms: closing their connections`,
-      );
       this.app.server.closeAllConnections();
       await closed;
     }

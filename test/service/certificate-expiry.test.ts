@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { createEventOwner } from '../../src/events/channels.js';
+import { subscribeLogger } from '../../src/events/log-subscriber.js';
 import { createLogger } from '../../src/log/logger.js';
 import { createCertificateAuthority, createServerTlsProvider, issueCertificate, serverSubjectAltNames } from '../../src/pki/index.js';
 import { watchCertificateExpiry } from '../../src/service/certificate-expiry.js';
@@ -81,7 +83,10 @@ async function setUp(daysLeftAtStart: number) {
   const clock = new ManualClock(start);
   const tls = await createServerTlsProvider({ keyPair: files }, { watch: false });
   const { logger, expiryLines } = memoryLogger();
-  const watch = watchCertificateExpiry(tls, logger, { instance: 'api-1' }, { now: clock.wall, timers: clock });
+  // The service's logger is a subscriber of its events: the expiry lines are those of this owner.
+  const owner = createEventOwner('service', 'api-1');
+  subscribeLogger(logger, { owner });
+  const watch = watchCertificateExpiry(tls, { owner, instance: 'api-1' }, { now: clock.wall, timers: clock });
   const flush = () => new Promise((resolve) => setImmediate(resolve));
   return { dir, ca, clock, tls, watch, expiryLines, flush };
 }
