@@ -205,7 +205,8 @@ function instanceSection(entry, seen, actions) {
       ['Meta', metaList(s.Meta)],
     ]),
     checksTable(entry, seen),
-    h('div', { class: 'actions' },
+    // The agent's own "consul" service is not an instance anyone registered: nothing to act on.
+    s.ID !== 'consul' && h('div', { class: 'actions' },
       inMaintenance
         ? h('button', { type: 'button', class: 'secondary', dataKey: `maint:${s.ID}`, onclick: () => actions.maintenance(s.ID, false) }, 'End maintenance', h('span', { class: 'visually-hidden' }, ` for ${s.ID}`))
         : h('button', { type: 'button', class: 'secondary', dataKey: `maint:${s.ID}`, onclick: () => actions.maintenance(s.ID, true) }, 'Start maintenance', h('span', { class: 'visually-hidden' }, ` for ${s.ID}`)),
