@@ -108,6 +108,8 @@ export class Catalog {
   readonly raftIndex: RaftIndex;
   private readonly nodeCreateIndex: number;
   private servicesTableIndex = 0;
+  /** The index of the last change to any check (Consul's checks table), the serf check's creation at first. */
+  private checksTableIndex = 0;
   private readonly services = new Map<string, ServiceState>();
   private readonly checks = new Map<string, CheckState>();
   /** Secondary indexes, so a health query costs the size of its answer, not of the catalog. */
@@ -124,6 +126,7 @@ export class Catalog {
     this.raftIndex = opts.raftIndex ?? new RaftIndex();
     this.consulServicePort = opts.consulServicePort ?? 8300;
     this.nodeCreateIndex = this.bump();
+    this.checksTableIndex = this.nodeCreateIndex;
     const consulIndex = this.bump();
     this.servicesTableIndex = consulIndex;
     this.serviceIndexByName.set('consul', consulIndex);
@@ -214,6 +217,9 @@ export class Catalog {
     if (serviceChanged && existing !== undefined) {
       for (const check of this.checksOfService(def.id)) check.modifyIndex = index;
     }
+    if (stale.length > 0 || checkChanges.length > 0 || (serviceChanged && existing !== undefined && this.checksOfService(def.id).length > 0)) {
+      this.checksTableIndex = index;
+    }
     this.healthIndexByName.set(def.name, index);
     this.emit({ kind: 'service-registered', serviceId: def.id });
     return this.checksOfService(def.id);
@@ -226,7 +232,9 @@ export class Catalog {
     const index = this.bump();
     this.services.delete(id);
     removeFrom(this.idsByName, service.name, id);
-    for (const check of this.checksOfService(id)) this.removeCheck(check);
+    const checks = this.checksOfService(id);
+    for (const check of checks) this.removeCheck(check);
+    if (checks.length > 0) this.checksTableIndex = index;
     this.servicesTableIndex = index;
     this.serviceIndexByName.set(service.name, index);
     this.healthIndexByName.set(service.name, index);
@@ -247,6 +255,7 @@ export class Catalog {
     check.status = status;
     check.syncedOutput = output;
     check.modifyIndex = index;
+    this.checksTableIndex = index;
     this.healthIndexByName.set(check.serviceName, index);
     this.emit({ kind: 'check-updated', checkId });
     return true;
@@ -279,6 +288,7 @@ export class Catalog {
         modifyIndex: index,
       }),
     );
+    this.checksTableIndex = index;
     this.healthIndexByName.set(service.name, index);
     this.emit({ kind: 'check-updated', checkId });
     return true;
@@ -292,6 +302,7 @@ export class Catalog {
     if (!check) return true;
     const index = this.bump();
     this.removeCheck(check);
+    this.checksTableIndex = index;
     this.healthIndexByName.set(service.name, index);
     this.emit({ kind: 'check-updated', checkId: check.checkId });
     return true;
@@ -305,6 +316,24 @@ export class Catalog {
   /** Index a blocking catalog/service query on `name` watches. */
   serviceIndex(name: string): number {
     return this.serviceIndexByName.get(name) ?? this.servicesTableIndex;
+  }
+
+  /**
+   * Index a blocking catalog/nodes or catalog/node/:node query watches: Consul's catalogMaxIndex
+   * over the nodes and services tables.
+   */
+  nodesIndex(): number {
+    return Math.max(this.nodeCreateIndex, this.servicesTableIndex);
+  }
+
+  /** Index a blocking health/checks, health/state or health/node query watches (the checks table). */
+  checksIndex(): number {
+    return this.checksTableIndex;
+  }
+
+  /** Every check the catalog holds, the node's serf check included, sorted by check ID as Consul's checks table. */
+  catalogChecks(): CheckState[] {
+    return [this.serfCheck(), ...this.checks.values()].sort((a, b) => compare(a.checkId, b.checkId));
   }
 
   /** Index a blocking catalog/services query watches. */

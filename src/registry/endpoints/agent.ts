@@ -1,14 +1,15 @@
 /** /v1/agent/: this agent's services and checks (register, deregister, maintenance, TTL updates, reads). */
 import { createHash } from 'node:crypto';
+import { arch, availableParallelism, platform } from 'node:os';
 import type { CheckUpdateStatus } from '../../consul-wire/types.js';
 import { anonymousDenied } from '../acl.js';
 import { blockingTimeoutMs, parseBlockingParams } from '../blocking.js';
 import { decodeCheckUpdate } from '../decode-check.js';
-import { parseBool } from '../decode-query.js';
+import { parseBool, queryFlag } from '../decode-query.js';
 import { decodeRegistrationBody } from '../decode-registration.js';
 import { RegistryHttpError } from '../http-error.js';
 import { readFilter } from '../query-params.js';
-import { agentServiceView, checkView } from '../views.js';
+import { agentSelfView, agentServiceView, checkView, memberView } from '../views.js';
 import type { ApiResponse, EndpointContext, ParsedRequest, Route } from './route.js';
 
 export function agentRoutes(ctx: EndpointContext): Route[] {
@@ -135,7 +136,29 @@ export function agentRoutes(ctx: EndpointContext): Route[] {
     return setCheck(req, update.status, update.output);
   };
 
+  const agent = () => ({ serverAddress: ctx.serverAddress, aclsEnabled: ctx.token !== undefined });
+
+  /** GET /v1/agent/self: needs agent:read, so the anonymous token is refused rather than filtered. */
+  const self = (req: ParsedRequest): ApiResponse => {
+    if (ctx.acl(req, 'read').outcome === 'filter') throw new RegistryHttpError(403, anonymousDenied('agent:read', catalog.node.name));
+    const runtime = { arch: arch(), platform: platform(), cpus: availableParallelism(), version: `node${process.versions.node}` };
+    return ctx.json(200, agentSelfView(catalog, agent(), runtime));
+  };
+
+  /**
+   * GET /v1/agent/members: the LAN pool, this one node (node:read, so the anonymous token sees none).
+   * `?wan` lists the WAN pool, which a dev agent answers with null; segments are Enterprise-only.
+   */
+  const members = (req: ParsedRequest): ApiResponse => {
+    if (req.query.has('segment')) throw new RegistryHttpError(500, 'Network segments are not supported in this version of Consul');
+    const filtered = ctx.acl(req, 'read').outcome === 'filter';
+    if (req.query.has('wan') && queryFlag(req.query, 'wan', 'Invalid value for ?wan')) return ctx.json(200, null);
+    return ctx.json(200, filtered ? [] : [memberView(catalog, agent())]);
+  };
+
   return [
+    { prefix: '/v1/agent/self', exact: true, method: 'GET', handler: self },
+    { prefix: '/v1/agent/members', exact: true, method: 'GET', handler: members },
     { prefix: '/v1/agent/service/register', exact: true, method: 'PUT', handler: register },
     { prefix: '/v1/agent/service/deregister/', exact: false, method: 'PUT', handler: deregister },
     { prefix: '/v1/agent/service/maintenance/', exact: false, method: 'PUT', handler: serviceMaintenance },

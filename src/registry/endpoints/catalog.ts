@@ -1,7 +1,7 @@
 /** /v1/catalog/: services and the instances of one service, as blocking reads. */
 import { RegistryHttpError } from '../http-error.js';
 import { readFilter, type QueryFilter } from '../query-params.js';
-import { catalogServiceEntries } from '../views.js';
+import { catalogServiceEntries, nodeServicesView, nodeView } from '../views.js';
 import type { ApiResponse, EndpointContext, ParsedRequest, Route } from './route.js';
 
 export function catalogRoutes(ctx: EndpointContext): Route[] {
@@ -32,7 +32,43 @@ export function catalogRoutes(ctx: EndpointContext): Route[] {
     );
   };
 
+  /**
+   * Consul answers catalog/nodes with the nodes and services tables' index but watches the nodes
+   * alone: a service registration does not wake it, a blocked read waits out ?wait and then
+   * answers the higher index. This registry's one node never changes.
+   */
+  const nodes = (req: ParsedRequest): Promise<ApiResponse> =>
+    ctx.blockingRead(
+      req,
+      () => ctx.catalog.nodesIndex(),
+      (filtered) => (filtered ? [] : [nodeView(ctx.catalog)]),
+      undefined,
+      true,
+      undefined,
+      () => ctx.catalog.nodeIndexes().modifyIndex,
+    );
+
+  /** A node this registry does not know answers null with index 0 (sent as 1), as Consul's NodeServices. */
+  const node = (req: ParsedRequest): Promise<ApiResponse> => {
+    const known = req.rest === ctx.catalog.node.name;
+    return ctx.blockingRead(
+      req,
+      () => (known ? ctx.catalog.nodesIndex() : 0),
+      (filtered) => (filtered || !known ? null : nodeServicesView(ctx.catalog)),
+      () => {
+        if (req.rest === '') throw new RegistryHttpError(400, 'Missing node name');
+      },
+      true,
+    );
+  };
+
+  /** Not a blocking read: no query metadata, no token needed. */
+  const datacenters = (): ApiResponse => ctx.json(200, [ctx.catalog.node.datacenter]);
+
   return [
+    { prefix: '/v1/catalog/datacenters', exact: true, method: 'GET', handler: datacenters },
+    { prefix: '/v1/catalog/nodes', exact: true, method: 'GET', handler: nodes },
+    { prefix: '/v1/catalog/node/', exact: false, method: 'GET', handler: node },
     { prefix: '/v1/catalog/services', exact: true, method: 'GET', handler: catalogServices },
     { prefix: '/v1/catalog/service/', exact: false, method: 'GET', handler: catalogService },
   ];

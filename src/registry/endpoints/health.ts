@@ -2,8 +2,11 @@
 import { queryFlag } from '../decode-query.js';
 import { RegistryHttpError } from '../http-error.js';
 import { readFilter, type QueryFilter } from '../query-params.js';
-import { healthServiceBody } from '../views.js';
+import type { CheckState } from '../catalog.js';
+import { catalogCheckViews, healthServiceBody } from '../views.js';
 import type { ApiResponse, EndpointContext, ParsedRequest, Route } from './route.js';
+
+const STATES = new Set(['passing', 'warning', 'critical']);
 
 export function healthRoutes(ctx: EndpointContext): Route[] {
   const healthService = (req: ParsedRequest): Promise<ApiResponse> => {
@@ -27,5 +30,31 @@ export function healthRoutes(ctx: EndpointContext): Route[] {
     );
   };
 
-  return [{ prefix: '/v1/health/service/', exact: false, method: 'GET', handler: healthService }];
+  /** A read of checks (the checks table's index), `missing` the 400 text for an empty path rest. */
+  const checksRead = (req: ParsedRequest, missing: string, select: (rest: string) => CheckState[]): Promise<ApiResponse> =>
+    ctx.blockingRead(
+      req,
+      () => ctx.catalog.checksIndex(),
+      (filtered) => (filtered ? [] : catalogCheckViews(ctx.catalog, select(req.rest))),
+      () => {
+        if (req.rest === '') throw new RegistryHttpError(400, missing);
+      },
+    );
+
+  const serviceChecks = (req: ParsedRequest) =>
+    checksRead(req, 'Missing service name', (name) => ctx.catalog.catalogChecks().filter((c) => c.serviceName === name && c.serviceId !== ''));
+
+  /** any, passing, warning or critical; Consul 1.15.4 answers any other state with an empty list, not an error. */
+  const checksInState = (req: ParsedRequest) =>
+    checksRead(req, 'Missing check state', (state) => ctx.catalog.catalogChecks().filter((c) => state === 'any' || (STATES.has(state) && c.status === state)));
+
+  const nodeChecks = (req: ParsedRequest) =>
+    checksRead(req, 'Missing node name', (node) => (node === ctx.catalog.node.name ? ctx.catalog.catalogChecks() : []));
+
+  return [
+    { prefix: '/v1/health/service/', exact: false, method: 'GET', handler: healthService },
+    { prefix: '/v1/health/checks/', exact: false, method: 'GET', handler: serviceChecks },
+    { prefix: '/v1/health/state/', exact: false, method: 'GET', handler: checksInState },
+    { prefix: '/v1/health/node/', exact: false, method: 'GET', handler: nodeChecks },
+  ];
 }

@@ -118,6 +118,8 @@ export class EndpointContext {
    * Parks the request until `index()` rises above ?index (if given), then answers with `build`.
    * `metaOnDenied`: the catalog endpoints set query metadata before the ACL check fails.
    * `afterAcl`: checks Consul makes once the token is resolved, before the read (?filter=).
+   * `wakeIndex`: what the query watches when that is narrower than the index it answers with
+   * (catalog/nodes answers the nodes and services tables' index but wakes for node changes only).
    */
   async blockingRead(
     req: ParsedRequest,
@@ -126,6 +128,7 @@ export class EndpointContext {
     validate?: () => void,
     metaOnDenied = false,
     afterAcl?: () => void,
+    wakeIndex: () => number = index,
   ): Promise<ApiResponse> {
     const params = parseBlockingParams(req.query);
     validate?.();
@@ -145,10 +148,23 @@ export class EndpointContext {
     }
     afterAcl?.();
     const timeout = blockingTimeoutMs(params.waitMs, this.random);
-    await this.waiters.wait(() => headerIndex(index()), params.minIndex, timeout, req.signal);
+    let answerIndex: number;
+    if (wakeIndex === index) {
+      await this.waiters.wait(() => headerIndex(index()), params.minIndex, timeout, req.signal);
+      answerIndex = headerIndex(index());
+    } else {
+      // Consul's blockingQuery: the first run answers at once if its index is past ?index; else it
+      // waits on what the query watches, and a wait that runs out returns that first run's result.
+      answerIndex = headerIndex(index());
+      if (params.minIndex > 0 && answerIndex <= params.minIndex) {
+        const watched = wakeIndex();
+        await this.waiters.wait(wakeIndex, watched, timeout, req.signal);
+        if (wakeIndex() > watched) answerIndex = headerIndex(index());
+      }
+    }
     const meta = {
       'x-consul-effective-consistency': 'leader',
-      'x-consul-index': String(headerIndex(index())),
+      'x-consul-index': String(answerIndex),
       'x-consul-knownleader': 'true',
       'x-consul-lastcontact': '0',
       'x-consul-query-backend': 'blocking-query',
