@@ -116,3 +116,7 @@ export {
   type ServiceEntry,
   type QueryMeta,
 } from './consul/index.js';
+
+export { serveMetrics, DEFAULT_METRICS_HOST, METRICS_PATH, type MetricsServer, type ServeMetricsOptions } from './events/serve-metrics.js';
+export { HTTP_DURATION_BUCKETS, UNMATCHED_ROUTE } from './events/metric-definitions.js';
+export type { MetricsOption } from './events/observe.js';
