@@ -23,6 +23,7 @@ export const ErrorCodes = {
   REQUEST_FAILED: 'REQUEST_FAILED',
   TIMEOUT: 'TIMEOUT',
   ABORTED: 'ABORTED',
+  LOG_FILE_UNWRITABLE: 'LOG_FILE_UNWRITABLE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

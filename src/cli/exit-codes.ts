@@ -17,6 +17,7 @@ export const ExitCode = {
   USERS: 9,
   LISTEN: 10,
   REQUEST_FAILED: 11,
+  LOG_FILE: 12,
 } as const;
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
@@ -42,6 +43,7 @@ const byErrorCode: Record<ErrorCode, ExitCodeValue> = {
   REQUEST_FAILED: ExitCode.REQUEST_FAILED,
   TIMEOUT: ExitCode.REQUEST_FAILED,
   ABORTED: ExitCode.REQUEST_FAILED,
+  LOG_FILE_UNWRITABLE: ExitCode.LOG_FILE,
 };
 
 export function exitCodeFor(code: ErrorCode): ExitCodeValue {

@@ -20,6 +20,7 @@ import { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
 import { isIdempotentMethod, isRetryableStatus, parseRetryAfter, retryDelayMs } from './retry-policy.js';
 import { errorCode, requestFailureToFarolError } from './tls-errors.js';
 
+/** The log file of `farol call` (the original project's); the library itself writes none by default. */
 export const DEFAULT_CLIENT_LOG_FILE = 'logs/client-log.txt';
 export const DEFAULT_TIMEOUT_MS = 10_000;
 export const DEFAULT_RETRIES = 2;

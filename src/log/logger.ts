@@ -1,4 +1,5 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { FarolError, systemErrorCode } from '../errors.js';
 import { FileDestination, reopenLogFiles } from './file-destination.js';
 
 export { reopenLogFiles, FileDestination, LOG_FILE_MODE } from './file-destination.js';
@@ -27,8 +28,16 @@ export const REDACTED_PATHS = [
   '*.clientSecret',
   'client_secret',
   '*.client_secret',
+  'refreshToken',
+  '*.refreshToken',
+  'refresh_token',
+  '*.refresh_token',
+  'id_token',
+  '*.id_token',
   'privateKey',
   '*.privateKey',
+  'keyPem',
+  '*.keyPem',
   'key',
   '*.key',
   'authorization',
@@ -40,12 +49,19 @@ export const REDACTED_PATHS = [
   'req.headers["x-consul-token"]',
   'headers.cookie',
   'req.headers.cookie',
+  'request.headers.cookie',
+  'headers["proxy-authorization"]',
+  'req.headers["proxy-authorization"]',
+  'headers["set-cookie"]',
 ];
 
 export interface LoggerOptions {
   /** Component name written on every line, e.g. "server" or "client". */
   name: string;
-  /** File to append JSON lines to; its folder is created. Omit to write to `destination` or stdout. */
+  /**
+   * File to append JSON lines to; its folder is created. '-' writes to stdout (containers). Omit
+   * to write to `destination` or stdout. A file that cannot be opened is a LOG_FILE_UNWRITABLE error.
+   */
   file?: string;
   /** An explicit destination (tests pass an in-memory stream). */
   destination?: DestinationStream;
@@ -80,8 +96,8 @@ export function createLogger(options: LoggerOptions): Logger {
   let destination: DestinationStream;
   if (options.destination) {
     destination = options.destination;
-  } else if (options.file) {
-    destination = new FileDestination(options.file);
+  } else if (options.file && options.file !== STDOUT) {
+    destination = openLogFile(options.file);
   } else {
     destination = pino.destination({ dest: 1, sync: true });
   }
@@ -112,6 +128,22 @@ export function createLogger(options: LoggerOptions): Logger {
     return child.call(this, redactSecrets(bindings), childOptions);
   } as Logger['child'];
   return logger;
+}
+
+/** The log file name that means standard output. */
+export const STDOUT = '-';
+
+function openLogFile(file: string): FileDestination {
+  try {
+    return new FileDestination(file);
+  } catch (error) {
+    const code = systemErrorCode(error) ?? 'error';
+    throw new FarolError('LOG_FILE_UNWRITABLE', `cannot open the log file ${file} for writing (${code})`, {
+      hint: 'make its folder writable by this user, choose another path (--log-file / logFile), or write to stdout with --log-file -',
+      details: { file, code },
+      cause: error,
+    });
+  }
 }
 
 /** A logger that drops everything: the default for library users who pass none. */

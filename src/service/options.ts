@@ -102,7 +102,10 @@ export interface ServiceOptions {
    * still knows the instance, and registers it again if not (e.g. after an agent restart).
    */
   keepRegistered?: { intervalMs?: number };
-  /** Audit log file, default logs/server-log.txt (ignored when `logger` is given). */
+  /**
+   * Audit log file ('-': stdout), ignored when `logger` is given. Neither: no log is written (the
+   * events can still be subscribed to, see src/events). `farol serve` passes logs/server-log.txt.
+   */
   logFile?: string;
   logger?: Logger;
   /** Extra routes; every one of them requires authentication. */
@@ -115,6 +118,7 @@ export interface ServiceOptions {
 
 export const DEFAULT_PORT = 4443;
 export const DEFAULT_BIND = '127.0.0.1';
+/** The log file of `farol serve` (the original project's); the library itself writes none by default. */
 export const DEFAULT_LOG_FILE = 'logs/server-log.txt';
 export const DEFAULT_DRAIN_DELAY_MS = 3000;
 export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;

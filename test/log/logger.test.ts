@@ -1,13 +1,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { pino } from 'pino';
+import { isFarolError } from '../../src/errors.js';
 import { createLogger, REDACTED_CENSOR, REDACTED_PATHS, redactSecrets } from '../../src/log/logger.js';
 import { pathSegments } from '../../src/log/redact.js';
 import { Agent } from 'undici';
@@ -35,6 +36,19 @@ function memoryLines(): { stream: Writable; lines: () => Record<string, unknown>
     },
   });
   return { stream, lines: () => text.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>) };
+}
+
+/** Runs a module body in a fresh node (through tsx), for what writes to the process's own stdout. */
+function runNode(body: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', tsxLoader, '--input-type=module', '-e', body], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }
 
 async function fileLines(file: string): Promise<Record<string, unknown>[]> {
@@ -112,6 +126,97 @@ describe('logger redaction', () => {
     assert.equal(redacted.err.message, 'boom');
     assert.equal(redacted.err.token, REDACTED_CENSOR);
     assert.equal(error.token, 'leak');
+  });
+});
+
+/**
+ * Secrets at the paths where Farol's code and its users' code actually put them, written out by
+ * hand: deleting a path from REDACTED_PATHS (e.g. 'req.headers.authorization') must fail here.
+ */
+const LITERAL_SECRETS: { name: string; object: Record<string, unknown>; secret: string; kept?: string }[] = [
+  { name: 'req.headers.authorization (Basic)', object: { req: { method: 'GET', headers: { accept: 'kept-accept', authorization: 'Basic YWxpY2U6czNjcjN0LWJhc2lj' } } }, secret: 'YWxpY2U6czNjcjN0LWJhc2lj', kept: 'kept-accept' },
+  { name: 'headers.authorization (Bearer)', object: { headers: { authorization: 'Bearer eyJhbGciOi.bearer-secret' } }, secret: 'bearer-secret' },
+  { name: 'request.headers.authorization', object: { request: { headers: { authorization: 'Bearer request-secret' } } }, secret: 'request-secret' },
+  { name: 'authorization', object: { authorization: 'Basic top-level-secret' }, secret: 'top-level-secret' },
+  { name: 'options.authorization', object: { options: { authorization: 'Bearer nested-auth-secret' } }, secret: 'nested-auth-secret' },
+  { name: 'req.headers["proxy-authorization"]', object: { req: { headers: { 'proxy-authorization': 'Basic proxy-secret' } } }, secret: 'proxy-secret' },
+  { name: 'headers["x-consul-token"]', object: { headers: { 'x-consul-token': 'consul-acl-secret' } }, secret: 'consul-acl-secret' },
+  { name: 'req.headers["x-consul-token"]', object: { req: { headers: { 'x-consul-token': 'consul-acl-secret-2' } } }, secret: 'consul-acl-secret-2' },
+  { name: 'headers.cookie', object: { headers: { cookie: 'session=cookie-secret' } }, secret: 'cookie-secret' },
+  { name: 'req.headers.cookie', object: { req: { headers: { cookie: 'session=cookie-secret-2' } } }, secret: 'cookie-secret-2' },
+  { name: 'headers["set-cookie"]', object: { headers: { 'set-cookie': 'session=set-cookie-secret' } }, secret: 'set-cookie-secret' },
+  { name: 'password', object: { user: 'alice', password: 'password-secret' }, secret: 'password-secret', kept: 'alice' },
+  { name: 'user.password', object: { user: { name: 'alice', password: 'nested-password-secret' } }, secret: 'nested-password-secret' },
+  { name: 'passwordHash', object: { passwordHash: '$scrypt$hash-secret' }, secret: 'hash-secret' },
+  { name: 'entry.hash', object: { entry: { hash: '$scrypt$entry-hash-secret' } }, secret: 'entry-hash-secret' },
+  { name: 'token', object: { token: 'token-secret' }, secret: 'token-secret' },
+  { name: 'consul.token', object: { consul: { address: '127.0.0.1:8500', token: 'consul-options-secret' } }, secret: 'consul-options-secret', kept: '127.0.0.1:8500' },
+  { name: 'grant.accessToken', object: { grant: { accessToken: 'access-token-secret', expiresInSec: 60 } }, secret: 'access-token-secret' },
+  { name: 'body.access_token', object: { body: { access_token: 'oauth-access-secret', token_type: 'Bearer' } }, secret: 'oauth-access-secret' },
+  { name: 'body.refresh_token', object: { body: { refresh_token: 'oauth-refresh-secret' } }, secret: 'oauth-refresh-secret' },
+  { name: 'body.id_token', object: { body: { id_token: 'oauth-id-secret' } }, secret: 'oauth-id-secret' },
+  { name: 'clientSecret', object: { clientId: 'kept-client-id', clientSecret: 'client-secret-value' }, secret: 'client-secret-value', kept: 'kept-client-id' },
+  { name: 'form.client_secret', object: { form: { grant_type: 'client_credentials', client_secret: 'form-client-secret' } }, secret: 'form-client-secret' },
+  { name: 'privateKey', object: { privateKey: '-----BEGIN PRIVATE KEY-----\nMIIpk-secret\n-----END PRIVATE KEY-----' }, secret: 'MIIpk-secret' },
+  { name: 'tls.key', object: { tls: { cert: 'kept-cert', key: '-----BEGIN PRIVATE KEY-----\ntls-key-secret' } }, secret: 'tls-key-secret', kept: 'kept-cert' },
+  { name: 'pair.keyPem', object: { pair: { certPem: 'kept-cert-pem', keyPem: '-----BEGIN PRIVATE KEY-----\nkey-pem-secret' } }, secret: 'key-pem-secret', kept: 'kept-cert-pem' },
+];
+
+describe('logger redaction at the secrets\' literal paths', () => {
+  for (const { name, object, secret, kept } of LITERAL_SECRETS) {
+    it(`never writes ${name}`, () => {
+      const memory = memoryLines();
+      const logger = createLogger({ name: 'test', destination: memory.stream });
+      logger.info(object, 'a line');
+      logger.child(object).info('from a child');
+      const text = JSON.stringify(memory.lines());
+      assert.ok(!text.includes(secret), `${secret} reached the log: ${text}`);
+      assert.ok(text.includes(REDACTED_CENSOR), 'the value is censored, not dropped');
+      if (kept !== undefined) assert.ok(text.includes(kept), `${kept} (not a secret) should stay: ${text}`);
+    });
+  }
+});
+
+describe('log destinations', () => {
+  it("writes JSON lines to stdout for the file name '-'", async () => {
+    const run = await runNode(`
+      const { createLogger } = await import(${JSON.stringify(new URL('../../src/log/logger.ts', import.meta.url).href)});
+      createLogger({ name: 'server', file: '-' }).info({ event: 'to_stdout' }, 'hello');
+    `);
+    assert.equal(run.code, 0, run.stderr);
+    const line = JSON.parse(run.stdout.trim()) as Record<string, unknown>;
+    assert.equal(line.event, 'to_stdout');
+  });
+
+  it('refuses a log file that cannot be opened with LOG_FILE_UNWRITABLE and a hint, before anything runs', async () => {
+    await withTempDir(async (dir) => {
+      const aFile = join(dir, 'plain-file');
+      await writeFile(aFile, '');
+      for (const file of [join(aFile, 'log.txt'), dir]) {
+        assert.throws(() => createLogger({ name: 'server', file }), (error: unknown) => {
+          assert.ok(isFarolError(error, 'LOG_FILE_UNWRITABLE'), String(error));
+          assert.match(error.message, /cannot open the log file/);
+          assert.match(error.hint ?? '', /--log-file -/);
+          return true;
+        });
+      }
+    });
+  });
+
+  it('`farol serve --log-file` at an unwritable path exits with its own code (12) and one line, no stack', async () => {
+    await withTempDir(async (dir) => {
+      const pki = await issueTestPki(dir);
+      const usersFile = await writeUsers(dir, { alice: 'a long enough password' });
+      const aFile = join(dir, 'plain-file');
+      await writeFile(aFile, '');
+      const run = await runFarol([
+        'serve', '--service', 'api', '--port', '0', '--cert', pki.certFile, '--key', pki.keyFile, '--users', usersFile,
+        '--no-register', '--log-file', join(aFile, 'server-log.txt'),
+      ]);
+      assert.equal(run.code, 12, run.stderr);
+      assert.match(run.stderr, /cannot open the log file/);
+      assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
+    });
   });
 });
 

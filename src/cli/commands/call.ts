@@ -139,7 +139,7 @@ export function registerCallCommand(program: Command, ctx: CliContext): void {
     .option('--retries <n>', 'further tries on other instances after a failure (idempotent methods only)', String(DEFAULT_RETRIES))
     .option('--repeat <n>', 'make N calls and print which instance answered, the failures and latency percentiles')
     .option('--concurrency <c>', 'calls in flight at once with --repeat', '1')
-    .option('--log-file <file>', 'client log file', DEFAULT_CLIENT_LOG_FILE)
+    .option('--log-file <file>', "client log file ('-': JSON lines on stdout)", DEFAULT_CLIENT_LOG_FILE)
     .option('--json', 'print status, headers, body and instance as one JSON object')
     .action(
       action(ctx, async (service: string, path: string, flags: CallFlags) => {

@@ -14,6 +14,8 @@ interface DemoFlags {
   dir: string;
   service: string;
   consul?: string;
+  /** One file (or '-': stdout) for every line; default the three files of the original project. */
+  logFile?: string;
 }
 
 function count(value: string): number {
@@ -38,8 +40,8 @@ function waitForSignal(): Promise<NodeJS.Signals> {
  * With no Consul named (no --consul, no CONSUL_HTTP_ADDR) the demo runs the embedded registry,
  * on 8500 when it is free and on any free port otherwise.
  */
-async function embeddedRegistry(print: (line: string) => void): Promise<RunningRegistry> {
-  const logger = createLogger({ name: 'registry', file: 'logs/registry-log.txt' });
+async function embeddedRegistry(print: (line: string) => void, logFile: string): Promise<RunningRegistry> {
+  const logger = createLogger({ name: 'registry', file: logFile });
   try {
     return await startRegistry({ port: 8500, logger });
   } catch (error) {
@@ -53,9 +55,10 @@ async function embeddedRegistry(print: (line: string) => void): Promise<RunningR
 async function demo(flags: DemoFlags, ctx: CliContext): Promise<ExitCodeValue> {
   const print = (line: string): void => ctx.io.stdout(`${line}\n`);
   const consulNamed = flags.consul !== undefined || Boolean(ctx.io.env.CONSUL_HTTP_ADDR);
-  const registry = consulNamed ? undefined : await embeddedRegistry(print);
+  const registryLog = flags.logFile ?? 'logs/registry-log.txt';
+  const registry = consulNamed ? undefined : await embeddedRegistry(print, registryLog);
   if (registry) {
-    print(`registry: embedded Consul-compatible registry at ${registry.httpAddr} (logs/registry-log.txt)`);
+    print(`registry: embedded Consul-compatible registry at ${registry.httpAddr} (${registryLog === '-' ? 'log on stdout' : registryLog})`);
     print(`registry: web UI at ${registry.httpAddr}/ui/`);
   }
   try {
@@ -75,8 +78,8 @@ async function runDemo(flags: DemoFlags, ctx: CliContext, print: (line: string) 
     service: flags.service,
     instances: flags.instances,
     calls: flags.calls,
-    serverLogFile: 'logs/server-log.txt',
-    clientLogFile: 'logs/client-log.txt',
+    serverLogFile: flags.logFile ?? 'logs/server-log.txt',
+    clientLogFile: flags.logFile ?? 'logs/client-log.txt',
     print,
   }).catch((error: unknown) => {
     if (isFarolError(error, 'CONSUL_UNREACHABLE')) {
@@ -93,7 +96,8 @@ async function runDemo(flags: DemoFlags, ctx: CliContext, print: (line: string) 
       print(`call ${i + 1}: ${result.status} from ${result.instance.id} (${result.instance.address}:${result.instance.port}) in ${Math.round(result.latencyMs)} ms`);
     });
     const failed = results.filter((result) => result.status !== 200).length;
-    print(`logs: logs/server-log.txt, logs/client-log.txt`);
+    if (flags.logFile === undefined) print('logs: logs/server-log.txt, logs/client-log.txt');
+    else if (flags.logFile !== '-') print(`log: ${flags.logFile}`);
     if (!flags.once) {
       print('running; press Ctrl-C to deregister everything and stop');
       await waitForSignal();
@@ -115,5 +119,6 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
     .option('--service <name>', 'service name to register', 'farol-demo')
     .option('--dir <dir>', 'folder for the demo certificates and users file', '.farol/demo')
     .option('--consul <address>', 'Consul agent address (env CONSUL_HTTP_ADDR, default 127.0.0.1:8500)')
+    .option('--log-file <file>', "one log file for the registry, the servers and the client ('-': stdout); default logs/{registry,server,client}-log.txt")
     .action(action(ctx, (flags: DemoFlags) => demo(flags, ctx)));
 }

@@ -32,7 +32,7 @@ export function registerRegistryCommand(program: Command, ctx: CliContext): void
     .option('--bind <address>', 'address to listen on', DEFAULT_REGISTRY_BIND)
     .option('--token <token>', 'ACL token every request must present (X-Consul-Token or Authorization: Bearer); env FAROL_REGISTRY_TOKEN')
     .option('--ca <file>', 'CA (PEM) that HTTPS health checks verify against, e.g. certs/ca.pem')
-    .option('--log-file <file>', 'log file', DEFAULT_REGISTRY_LOG_FILE)
+    .option('--log-file <file>', "log file ('-': JSON lines on stdout)", DEFAULT_REGISTRY_LOG_FILE)
     .action(action(ctx, (flags: RegistryFlags) => runRegistry(flags, ctx)));
 }
 

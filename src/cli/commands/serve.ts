@@ -190,7 +190,7 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
     .option('--drain-timeout <duration>', 'on SIGTERM: longest wait for in-flight requests once the port is closed', `${DEFAULT_DRAIN_TIMEOUT_MS / 1000}s`)
     .option('--consul <address>', 'Consul agent address (env CONSUL_HTTP_ADDR, default 127.0.0.1:8500)')
     .option('--no-register', 'do not register in Consul (standalone)')
-    .option('--log-file <file>', 'audit log file', DEFAULT_LOG_FILE)
+    .option('--log-file <file>', "audit log file ('-': JSON lines on stdout)", DEFAULT_LOG_FILE)
     .option('--metrics-port <port>', 'serve Prometheus metrics at http://<metrics-bind>:<port>/metrics (plain HTTP; 0 picks a free port)')
     .option('--metrics-bind <address>', 'address of the metrics listener', DEFAULT_METRICS_HOST)
     .action(action(ctx, (flags: ServeFlags) => serve(flags, ctx)));
