@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { findConsulBinary } from '../support/consul-agent.js';
 import { describeWithConsul } from '../support/describe-with-consul.js';
 import { forEachTarget } from './targets.js';
-import { putOk } from './wire.js';
+import { getJson, putOk } from './wire.js';
 
 const run = promisify(execFile);
 const found = findConsulBinary();
@@ -261,6 +261,62 @@ if ('missing' in found) {
           last.map((pair) => pair.Key),
           ['wk/bar', 'wk/foo'],
         );
+      } finally {
+        await watch.stop();
+      }
+    });
+  });
+
+  forEachTarget('the consul CLI with nodes, members and checks', (getTarget) => {
+    const addr = (): string => `-http-addr=${getTarget().address}`;
+    const rows = (output: string): string[][] => output.trim().split('\n').map((line) => line.trim().split(/\s+/));
+    let node = { name: '', id: '' };
+
+    it('`consul members` lists this node as an alive server of dc1', async () => {
+      const config = (await getJson<{ Config: { NodeName: string; NodeID: string } }>(getTarget(), '/v1/agent/self')).Config;
+      node = { name: config.NodeName, id: config.NodeID };
+      const [heading, ...members] = rows(await consul(binary, ['members', addr()]));
+      assert.deepEqual(heading, ['Node', 'Address', 'Status', 'Type', 'Build', 'Protocol', 'DC', 'Partition', 'Segment']);
+      assert.equal(members.length, 1);
+      const [name, address, ...rest] = members[0] ?? [];
+      assert.equal(name, node.name);
+      assert.match(String(address), /^127\.0\.0\.1:\d+$/);
+      assert.deepEqual(rest, ['alive', 'server', '1.15.4', '2', 'dc1', 'default', '<all>']);
+      const detailed = await consul(binary, ['members', addr(), '-detailed']);
+      assert.match(detailed, /\balive\s+acls=0,ap=default,build=1\.15\.4:\w+,dc=dc1,/);
+    });
+
+    it('`consul catalog nodes` (and -detailed) lists the node with its ID, address and datacenter', async () => {
+      assert.deepEqual(rows(await consul(binary, ['catalog', 'nodes', addr()])), [
+        ['Node', 'ID', 'Address', 'DC'],
+        [node.name, node.id.slice(0, 8), '127.0.0.1', 'dc1'],
+      ]);
+      const [heading, row] = rows(await consul(binary, ['catalog', 'nodes', addr(), '-detailed']));
+      assert.deepEqual(heading, ['Node', 'ID', 'Address', 'DC', 'TaggedAddresses', 'Meta']);
+      assert.deepEqual(row, [node.name, node.id, '127.0.0.1', 'dc1', 'lan=127.0.0.1,', 'lan_ipv4=127.0.0.1,', 'wan=127.0.0.1,', 'wan_ipv4=127.0.0.1', 'consul-network-segment=']);
+    });
+
+    it('`consul catalog datacenters` prints dc1', async () => {
+      assert.equal(await consul(binary, ['catalog', 'datacenters', addr()]), 'dc1\n');
+    });
+
+    it('`consul info` prints the agent, build, consul and raft sections with this agent\'s counts', async () => {
+      await putOk(getTarget(), '/v1/agent/service/register', { ID: 'info-1', Name: 'info', Port: 5001, Check: { TTL: '60s', Status: 'critical' } });
+      const info = await consul(binary, ['info', addr()]);
+      for (const section of ['agent:', 'build:', 'consul:', 'raft:', 'runtime:', 'serf_lan:']) assert.match(info, new RegExp(`^${section}$`, 'm'));
+      for (const line of ['check_ttls = 1', 'checks = 1', 'services = 1', 'version = 1.15.4', 'leader = true', 'server = true', 'state = Leader']) {
+        assert.match(info, new RegExp(`^\\t${line}$`, 'm'), line);
+      }
+    });
+
+    it('`consul watch -type=checks -state=critical` prints the critical checks, then again once one passes', async () => {
+      const watch = watchWithHandler([addr(), '-type=checks', '-state=critical']);
+      try {
+        assert.ok(await within(10_000, () => watch.lines().length >= 1), 'the handler ran within 10 s');
+        const ids = (line: string | undefined): string[] => (JSON.parse(line ?? '[]') as { CheckID: string }[]).map((c) => c.CheckID);
+        assert.deepEqual(ids(watch.lines()[0]), ['service:info-1']);
+        await putOk(getTarget(), '/v1/agent/check/pass/service:info-1');
+        assert.ok(await within(5_000, () => ids(watch.lines().at(-1)).length === 0), 'the handler saw no critical check within 5 s');
       } finally {
         await watch.stop();
       }

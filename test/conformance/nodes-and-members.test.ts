@@ -84,7 +84,7 @@ forEachTarget('nodes, members and checks: the endpoints common tools read', (get
     assert.equal(stats.serf_lan?.members, '1');
   });
 
-  it('lists this one alive server in agent/members; ?wan answers null; segments are refused with 500', async () => {
+  it('lists this one alive server in agent/members; ?wan answers null; ?segment=_all is the LAN pool, another segment a 500', async () => {
     const response = await send(getTarget(), '/v1/agent/members');
     const members = okJson<Json[]>(response, 'agent/members');
     assert.equal(header(response, 'x-consul-index'), undefined, 'agent/members is not a blocking read');
@@ -98,8 +98,12 @@ forEachTarget('nodes, members and checks: the endpoints common tools read', (get
     assert.match(String(tags.build), /^1\.15\.4:/);
     assert.equal(tags.id, ((await getJson<Json>(getTarget(), '/v1/agent/self')).Config as Json).NodeID);
     assert.equal((await send(getTarget(), '/v1/agent/members?wan=1')).text, 'null\n');
+    assert.equal((await send(getTarget(), '/v1/agent/members?wan=0')).text, 'null\n', 'Consul reads ?wan by its presence');
+    for (const all of ['_all', '']) assert.deepEqual(await getJson(getTarget(), `/v1/agent/members?segment=${all}`), members);
     const segment = await send(getTarget(), '/v1/agent/members?segment=alpha');
     assert.deepEqual([segment.status, segment.text], [500, 'Network segments are not supported in this version of Consul']);
+    const wanSegment = await send(getTarget(), '/v1/agent/members?wan=1&segment=alpha');
+    assert.deepEqual([wanSegment.status, wanSegment.text], [400, 'Cannot provide a segment with wan=true']);
   });
 
   it('lists the one datacenter in catalog/datacenters, without query metadata', async () => {

@@ -5,7 +5,7 @@ import type { CheckUpdateStatus } from '../../consul-wire/types.js';
 import { anonymousDenied } from '../acl.js';
 import { blockingTimeoutMs, parseBlockingParams } from '../blocking.js';
 import { decodeCheckUpdate } from '../decode-check.js';
-import { parseBool, queryFlag } from '../decode-query.js';
+import { parseBool } from '../decode-query.js';
 import { decodeRegistrationBody } from '../decode-registration.js';
 import { RegistryHttpError } from '../http-error.js';
 import { readFilter } from '../query-params.js';
@@ -150,9 +150,13 @@ export function agentRoutes(ctx: EndpointContext): Route[] {
    * `?wan` lists the WAN pool, which a dev agent answers with null; segments are Enterprise-only.
    */
   const members = (req: ParsedRequest): ApiResponse => {
-    if (req.query.has('segment')) throw new RegistryHttpError(500, 'Network segments are not supported in this version of Consul');
+    // Consul reads ?wan by presence alone (?wan=0 is the WAN pool too); `consul members` sends ?segment=_all.
+    const segment = req.query.get('segment') ?? '';
+    const wan = req.query.has('wan');
+    if (wan && segment !== '') throw new RegistryHttpError(400, 'Cannot provide a segment with wan=true');
     const filtered = ctx.acl(req, 'read').outcome === 'filter';
-    if (req.query.has('wan') && queryFlag(req.query, 'wan', 'Invalid value for ?wan')) return ctx.json(200, null);
+    if (wan) return ctx.json(200, null);
+    if (segment !== '' && segment !== '_all') throw new RegistryHttpError(500, 'Network segments are not supported in this version of Consul');
     return ctx.json(200, filtered ? [] : [memberView(catalog, agent())]);
   };
 
