@@ -109,6 +109,48 @@ forEachTarget('filters', (getTarget) => {
     assert.deepEqual(Object.keys(checks), ['service:web-2']);
   });
 
+  it('catalog/nodes, catalog/node, health/checks, health/state and health/node filter their own records', async () => {
+    const target = getTarget();
+    const [self] = await getJson<{ Node: string }[]>(target, '/v1/catalog/nodes');
+    const node = self!.Node;
+    const nodes = async (filter: string): Promise<string[]> =>
+      (await getJson<{ Node: string }[]>(target, `/v1/catalog/nodes?${q(filter)}`)).map((n) => n.Node);
+    assert.deepEqual(await nodes('Datacenter == dc1 and Meta["consul-network-segment"] == ""'), [node]);
+    assert.deepEqual(await nodes(`Node != "${node}"`), []);
+    const services = await getJson<{ Services: Record<string, unknown> }>(target, `/v1/catalog/node/${node}?${q('Service == web and Port == 8081')}`);
+    assert.deepEqual(Object.keys(services.Services), ['web-2']);
+    const checkIds = async (path: string, filter: string): Promise<string[]> =>
+      (await getJson<{ CheckID: string }[]>(target, `${path}?${q(filter)}`)).map((c) => c.CheckID).sort();
+    assert.deepEqual(await checkIds('/v1/health/checks/web', 'ServiceID == "web-2"'), ['service:web-2']);
+    assert.deepEqual(await checkIds('/v1/health/state/any', 'ServiceName == web and "primary" in ServiceTags'), ['service:web-1']);
+    assert.deepEqual(await checkIds(`/v1/health/node/${node}`, 'ServiceID == "" and Status == passing'), ['serfHealth']);
+    assert.deepEqual(await checkIds(`/v1/health/node/${node}`, 'CheckID == serfHealth'), ['serfHealth']);
+    for (const path of ['/v1/catalog/nodes', `/v1/catalog/node/${node}`, '/v1/health/checks/web', '/v1/health/state/any', `/v1/health/node/${node}`]) {
+      assert.deepEqual(await refusal(target, `${path}?${q('((((')}`), { status: 500, text: FILTER_PREFIX + PARSE_ERROR }, path);
+      assert.deepEqual(await refusal(target, `${path}?${q('Nope == 1')}`), { status: 500, text: `${FILTER_PREFIX}Selector "Nope" is not valid` }, path);
+      assert.deepEqual(await refusal(target, `${path}?dc=nope`), { status: 500, text: 'No path to datacenter' }, path);
+    }
+  });
+
+  it('which endpoints read ns, only partition, or neither; catalog/datacenters takes no filter at all', async () => {
+    const target = getTarget();
+    const [self] = await getJson<{ Node: string }[]>(target, '/v1/catalog/nodes');
+    const status = async (path: string): Promise<number> => (await send(target, path)).status;
+    for (const path of [`/v1/catalog/node/${self!.Node}`, '/v1/health/checks/web', '/v1/health/state/any', `/v1/health/node/${self!.Node}`]) {
+      assert.equal(await status(`${path}?ns=x`), 400, path);
+      assert.equal(await status(`${path}?partition=x`), 400, path);
+    }
+    for (const path of ['/v1/catalog/nodes', '/v1/agent/members']) {
+      assert.equal(await status(`${path}?ns=x`), 200, `${path} ignores ns`);
+      assert.equal(await status(`${path}?partition=x`), 400, path);
+    }
+    for (const path of ['/v1/agent/self', '/v1/catalog/datacenters']) {
+      assert.equal(await status(`${path}?ns=x&partition=x`), 200, path);
+    }
+    assert.equal(await status(`/v1/catalog/datacenters?dc=nope&${q('((((')}`), 200);
+    assert.equal(await status(`/v1/agent/members?dc=nope&${q('((((')}`), 200);
+  });
+
   it('a filter that does not parse: 500 with go-bexpr’s text on every filtering endpoint', async () => {
     for (const path of ['/v1/health/service/web', '/v1/catalog/service/web', '/v1/catalog/services', '/v1/agent/services', '/v1/agent/checks']) {
       assert.deepEqual(await refusal(getTarget(), `${path}?${q('((((')}`), { status: 500, text: FILTER_PREFIX + PARSE_ERROR }, path);
@@ -121,6 +163,8 @@ forEachTarget('filters', (getTarget) => {
       ['Service.ID == "abc', '1:19 (18): rule "string": Unterminated string literal'],
       ['Service.Port == 1x', '1:18 (17): rule "number": Invalid number literal'],
       ['Service.Meta[', '1:14 (13): rule "index": Invalid index'],
+      // A bare value is a selector-like word: a dash ends it.
+      ['Service.ID == web-2', '1:18 (17): no match found, expected: ".", "[", [ \\t\\r\\n], [a-zA-Z0-9_] or EOF'],
     ];
     for (const [filter, text] of cases) {
       assert.deepEqual(await refusal(getTarget(), `/v1/health/service/web?${q(filter)}`), { status: 500, text: FILTER_PREFIX + text }, filter);

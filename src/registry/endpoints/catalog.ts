@@ -37,28 +37,32 @@ export function catalogRoutes(ctx: EndpointContext): Route[] {
    * alone: a service registration does not wake it, a blocked read waits out ?wait and then
    * answers the higher index. This registry's one node never changes.
    */
-  const nodes = (req: ParsedRequest): Promise<ApiResponse> =>
-    ctx.blockingRead(
+  const nodes = (req: ParsedRequest): Promise<ApiResponse> => {
+    let filter: QueryFilter | undefined;
+    return ctx.blockingRead(
       req,
       () => ctx.catalog.nodesIndex(),
-      (filtered) => (filtered ? [] : [nodeView(ctx.catalog)]),
+      (filtered) => (filtered ? [] : (filter?.apply ?? ((n) => n))([nodeView(ctx.catalog)])),
       undefined,
       true,
-      undefined,
+      () => (filter = readFilter(req.query, 'catalog/nodes')),
       () => ctx.catalog.nodeIndexes().modifyIndex,
     );
+  };
 
   /** A node this registry does not know answers null with index 0 (sent as 1), as Consul's NodeServices. */
   const node = (req: ParsedRequest): Promise<ApiResponse> => {
     const known = req.rest === ctx.catalog.node.name;
+    let filter: QueryFilter | undefined;
     return ctx.blockingRead(
       req,
       () => (known ? ctx.catalog.nodesIndex() : 0),
-      (filtered) => (filtered || !known ? null : nodeServicesView(ctx.catalog)),
+      (filtered) => (filtered || !known ? null : filterNodeServices(nodeServicesView(ctx.catalog), filter)),
       () => {
         if (req.rest === '') throw new RegistryHttpError(400, 'Missing node name');
       },
       true,
+      () => (filter = readFilter(req.query, 'catalog/node')),
     );
   };
 
@@ -83,4 +87,11 @@ function filteredServiceNames(ctx: EndpointContext, filter: QueryFilter): Record
     out[name] = [...new Set(kept.flatMap((e) => e.ServiceTags as string[]))].sort();
   }
   return out;
+}
+
+/** catalog/node/:node with ?filter=: Consul filters the node's Services map (NodeService records). */
+function filterNodeServices(view: Record<string, unknown>, filter: QueryFilter | undefined): Record<string, unknown> {
+  if (!filter) return view;
+  const services = Object.fromEntries(Object.entries(view.Services as Record<string, unknown>).filter(([, service]) => filter.keep(service)));
+  return { ...view, Services: services };
 }

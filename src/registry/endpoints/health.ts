@@ -31,15 +31,20 @@ export function healthRoutes(ctx: EndpointContext): Route[] {
   };
 
   /** A read of checks (the checks table's index), `missing` the 400 text for an empty path rest. */
-  const checksRead = (req: ParsedRequest, missing: string, select: (rest: string) => CheckState[]): Promise<ApiResponse> =>
-    ctx.blockingRead(
+  const checksRead = (req: ParsedRequest, missing: string, select: (rest: string) => CheckState[]): Promise<ApiResponse> => {
+    let filter: QueryFilter | undefined;
+    return ctx.blockingRead(
       req,
       () => ctx.catalog.checksIndex(),
-      (filtered) => (filtered ? [] : catalogCheckViews(ctx.catalog, select(req.rest))),
+      (filtered) => (filtered ? [] : (filter?.apply ?? ((c) => c))(catalogCheckViews(ctx.catalog, select(req.rest)))),
       () => {
         if (req.rest === '') throw new RegistryHttpError(400, missing);
       },
+      false,
+      // health/checks, health/state and health/node all filter HealthCheck records.
+      () => (filter = readFilter(req.query, 'health/checks')),
     );
+  };
 
   const serviceChecks = (req: ParsedRequest) =>
     checksRead(req, 'Missing service name', (name) => ctx.catalog.catalogChecks().filter((c) => c.serviceName === name && c.serviceId !== ''));
