@@ -66,6 +66,20 @@ describe('registry HTTP API (no sockets)', () => {
     assert.equal(waiters.size, 0);
   });
 
+  it('keeps a blocked catalog/nodes read parked through a registration and answers the index it started with once the wait runs out', async () => {
+    const { send, clock } = setup();
+    const index = Number((await send('GET', '/v1/catalog/nodes')).headers['x-consul-index']);
+    let answered: ApiResponse | undefined;
+    const pending = send('GET', `/v1/catalog/nodes?index=${index}&wait=2s`).then((r) => (answered = r));
+    await send('PUT', '/v1/agent/service/register', '{"Name":"web"}');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(answered, undefined, 'a service registration does not wake a nodes watch');
+    clock.advance(2000);
+    assert.equal((await pending).headers['x-consul-index'], String(index));
+    const fresh = await send('GET', `/v1/catalog/nodes?index=${index}&wait=2s`);
+    assert.ok(Number(fresh.headers['x-consul-index']) > index, 'the next read sees the higher index at once');
+  });
+
   it('stops following the catalog once closed', async () => {
     const { api, catalog, waiters } = setup();
     api.close();
