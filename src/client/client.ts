@@ -279,12 +279,12 @@ export function createClient(opts: ClientOptions): FarolClient {
       const latencyMs = elapsed(started);
       const failed = response.statusCode >= 500;
       done({ latencyMs, ok: !failed });
+      const retryAfterMs = response.statusCode === 503 ? parseRetryAfter(response.headers['retry-after'], Date.now()) : undefined;
       if (channels.clientTryEnd.hasSubscribers) {
-        channels.clientTryEnd.publish({ ...tryFacts, durationMs: latencyMs, status: response.statusCode, error: undefined });
+        channels.clientTryEnd.publish({ ...tryFacts, durationMs: latencyMs, status: response.statusCode, error: undefined, retryAfterMs });
       }
       if (failed) noteFailure(service, state, instance.id);
       else state.outliers.recordSuccess(instance.id);
-      const retryAfterMs = response.statusCode === 503 ? parseRetryAfter(response.headers['retry-after'], Date.now()) : undefined;
       if (retryAfterMs !== undefined) state.resting.set(instance.id, performance.now() + retryAfterMs);
       return {
         kind: 'response',

@@ -134,6 +134,8 @@ export interface ClientTryEnd extends ClientTryFacts {
   readonly status: number | undefined;
   /** The failure (TIMEOUT, CONNECTION_REFUSED, TLS_UNTRUSTED...); undefined when a response came. */
   readonly error: EventError | undefined;
+  /** A 503's Retry-After, in ms: the instance rests (is not picked) that long. */
+  readonly retryAfterMs?: number | undefined;
 }
 
 export interface ClientRetry extends ClientCallFacts {
@@ -300,6 +302,20 @@ export type AuthOutcome =
   | (ServiceRequestFacts & { readonly outcome: 'limited'; readonly status: 429; readonly reason: string; readonly retryAfterSec: number })
   | (ServiceRequestFacts & { readonly outcome: 'forbidden'; readonly status: 403; readonly scheme: string; readonly reason: string; readonly principal: string; readonly principalKind: string });
 
+export interface OAuth2Token extends Owned {
+  readonly tokenEndpoint: string;
+  readonly clientId: string;
+  readonly expiresInSec: number | undefined;
+  readonly scope: string | undefined;
+}
+
+export interface OAuth2TokenFailed extends Owned {
+  readonly clientId: string;
+  readonly error: EventError;
+  readonly failures: number;
+  readonly retryInMs: number;
+}
+
 export interface AuthKeysError extends Owned {
   readonly error: EventError;
 }
@@ -421,6 +437,8 @@ export const channels = {
 
   authOutcome: channel<AuthOutcome>('farol:auth:outcome'),
   authKeysError: channel<AuthKeysError>('farol:auth:keys:error'),
+  oauth2Token: channel<OAuth2Token>('farol:oauth2:token'),
+  oauth2TokenFailed: channel<OAuth2TokenFailed>('farol:oauth2:token:failed'),
 
   registrationState: channel<RegistrationState>('farol:registration:state'),
   registrationOutage: channel<RegistrationOutage>('farol:registration:outage'),

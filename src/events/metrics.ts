@@ -154,8 +154,7 @@ export function subscribeClientMetrics(options: ClientMetricsOptions): () => voi
         },
         event.durationMs / 1000,
       );
-      const retryAfterMs = (event as { retryAfterMs?: number }).retryAfterMs;
-      if (event.status === 503 && retryAfterMs !== undefined) view(event.service).restingUntil.set(event.instance.id, now() + retryAfterMs);
+      if (event.retryAfterMs !== undefined) view(event.service).restingUntil.set(event.instance.id, now() + event.retryAfterMs);
     }),
     subscribe(channels.clientRetry, (event) => {
       if (owns(event.owner)) m.clientRetries.inc({ service: event.service, reason: typeof event.reason === 'number' ? statusLabel(event.reason) : event.reason });

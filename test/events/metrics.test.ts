@@ -92,6 +92,7 @@ describe('client metrics', () => {
       channels.clientTryStart.publish({ ...call, try: {}, attempt: 2, instance: second, addHeader: () => undefined });
       channels.clientTryEnd.publish({ ...call, try: {}, attempt: 2, instance: second, durationMs: 20, status: 200, error: undefined });
       channels.clientRetryRefused.publish({ ...call, attempts: 1, reason: 'retry budget spent' });
+      channels.clientTryEnd.publish({ ...call, try: {}, attempt: 1, instance: second, durationMs: 3, status: 503, error: undefined, retryAfterMs: 5000 });
 
       assert.equal(await sample(registry, 'farol_client_tries_total{service="orders"}'), 2);
       assert.equal(await sample(registry, 'http_client_request_duration_seconds_count{service="orders",http_request_method="GET",http_response_status_code="",error_type="CONNECTION_REFUSED"}'), 1);
@@ -102,6 +103,7 @@ describe('client metrics', () => {
       assert.equal(await sample(registry, 'farol_client_outlier_ejections_active{service="orders"}'), 1);
       assert.equal(await sample(registry, 'farol_client_instances{service="orders",state="passing"}'), 2);
       assert.equal(await sample(registry, 'farol_client_instances{service="orders",state="ejected"}'), 1);
+      assert.equal(await sample(registry, 'farol_client_instances{service="orders",state="resting"}'), 1, 'a 503 with Retry-After rests the instance');
       assert.doesNotMatch(await registry.metrics(), /orders-1|secret/, 'no instance ids (opt-in) and no paths in labels');
 
       clock += 30_001;
