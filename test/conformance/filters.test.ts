@@ -198,7 +198,13 @@ forEachTarget('filters', (getTarget) => {
     });
   });
 
-  it('?dc= of an unknown datacenter: 500 "No path to datacenter" on health, catalog and status; the agent ignores it', async () => {
+  it('?dc= of an unknown datacenter: 500 "No path to datacenter" on health, catalog, KV and status; the agent ignores it', async () => {
+    for (const method of ['GET', 'PUT', 'DELETE'] as const) {
+      const response = await send(getTarget(), '/v1/kv/dc-probe?dc=nope', { method, ...(method === 'PUT' ? { body: 'x' } : {}) });
+      assert.deepEqual({ status: response.status, text: response.text }, { status: 500, text: 'No path to datacenter' }, `KV ${method}`);
+    }
+    const flags = await send(getTarget(), '/v1/kv/dc-probe?dc=nope&flags=abc', { method: 'PUT', body: 'x' });
+    assert.deepEqual({ status: flags.status, text: flags.text }, { status: 500, text: 'strconv.ParseUint: parsing "abc": invalid syntax' }, 'KV parses before routing');
     for (const path of ['/v1/status/leader', '/v1/status/peers']) {
       assert.deepEqual(await refusal(getTarget(), `${path}?dc=nope`), { status: 500, text: 'No path to datacenter' }, path);
     }

@@ -7,6 +7,7 @@
  */
 import { aclDecision, ACL_NOT_FOUND, anonymousDenied } from '../acl.js';
 import { blockingTimeoutMs, headerIndex, parseBlockingParams } from '../blocking.js';
+import { checkDatacenter } from '../query-params.js';
 import { RegistryHttpError } from '../decode.js';
 import { compareKeys, KvApplyError, KvStore, type KvDelete, type KvEntry, type KvWrite } from '../kv.js';
 import type { ApiResponse, EndpointContext, ParsedRequest, Route } from './route.js';
@@ -125,6 +126,8 @@ class KvEndpoints {
    * are answered with everything filtered out.
    */
   private authorize(req: ParsedRequest, access: 'read' | 'write', resource: string): ReadAccess {
+    // The servers' RPC: another datacenter is refused once the request has parsed, before the token.
+    checkDatacenter(req.query, this.ctx.catalog.node.datacenter);
     const decision = aclDecision(this.ctx.token, req.token, access, `key:${access}`, resource);
     if (decision.outcome === 'allow') return 'all';
     if (decision.outcome === 'filter') return 'none';
