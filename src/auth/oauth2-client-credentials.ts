@@ -2,6 +2,8 @@ import { isIP } from 'node:net';
 import { Agent, request } from 'undici';
 import { FarolError, type ErrorCode } from '../errors.js';
 import { CONNECTION_FAILURES, errorCode, TIMEOUT_CODES } from '../net-errors.js';
+import { channels, type EventOwner } from '../events/channels.js';
+import { componentEvents } from '../events/owner.js';
 import type { Logger } from '../log/logger.js';
 import { MAX_TIMER_DELAY_MS } from '../timers/long-timeout.js';
 import { loadCaSourceSync, toCaSource, type CaSource } from '../pki/index.js';
@@ -52,6 +54,8 @@ export interface OAuth2ClientCredentialsOptions {
   now?: () => number;
   /** Token fetches and their failures are logged here (never a token or the secret). */
   logger?: Logger;
+  /** Publish the token events under this owner instead (a client's: its logger writes the lines). */
+  events?: EventOwner;
 }
 
 /** A CredentialProvider that gets, caches and refreshes OAuth2 access tokens (client credentials grant, RFC 6749 §4.4). */
@@ -102,6 +106,7 @@ export function oauth2ClientCredentials(opts: OAuth2ClientCredentialsOptions): O
   let inflight: Promise<CachedToken> | undefined;
   let failure: Failure | undefined;
   let closed = false;
+  const events = componentEvents('client', opts.clientId, opts);
 
   async function send(url: string, init: { method: 'GET' | 'POST'; headers: Record<string, string>; body?: string }): Promise<HttpAnswer> {
     try {
@@ -200,10 +205,9 @@ export function oauth2ClientCredentials(opts: OAuth2ClientCredentialsOptions): O
       });
     }
     const schedule = tokenSchedule(obtainedAt, parsed.grant.expiresInSec, config.refreshSkewSec);
-    opts.logger?.info(
-      { event: 'oauth2_token', tokenEndpoint: endpoint, clientId: opts.clientId, expiresInSec: parsed.grant.expiresInSec, scope: parsed.grant.scope },
-      `got an access token for ${opts.clientId}`,
-    );
+    if (channels.oauth2Token.hasSubscribers) {
+      channels.oauth2Token.publish({ owner: events.owner, tokenEndpoint: endpoint, clientId: opts.clientId, expiresInSec: parsed.grant.expiresInSec, scope: parsed.grant.scope });
+    }
     return { header: `Bearer ${parsed.grant.accessToken}`, ...schedule };
   }
 
@@ -221,10 +225,9 @@ export function oauth2ClientCredentials(opts: OAuth2ClientCredentialsOptions): O
         const count = (failure?.count ?? 0) + 1;
         const backoff = Math.min(config.maxFailureBackoffMs, config.failureBackoffMs * 2 ** (count - 1));
         failure = { error, count, retryAt: now() + backoff };
-        opts.logger?.warn(
-          { event: 'oauth2_token_failed', clientId: opts.clientId, code: error.code, failures: count, retryInMs: backoff },
-          error.message,
-        );
+        if (channels.oauth2TokenFailed.hasSubscribers) {
+          channels.oauth2TokenFailed.publish({ owner: events.owner, clientId: opts.clientId, error: { code: error.code, message: error.message }, failures: count, retryInMs: backoff });
+        }
         throw error;
       },
     );
@@ -254,6 +257,7 @@ export function oauth2ClientCredentials(opts: OAuth2ClientCredentialsOptions): O
     async close() {
       if (closed) return;
       closed = true;
+      events.close();
       cached = undefined;
       await dispatcher.close();
     },

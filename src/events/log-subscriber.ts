@@ -223,6 +223,16 @@ export function subscribeLines(write: Write, opts: LogSubscriberOptions = {}, en
     serviceReloaded(e) {
       write('info', { event: 'reload_done', instance: e.instance, ms: e.ms }, 'reload done');
     },
+    oauth2Token(e) {
+      write(
+        'info',
+        { event: 'oauth2_token', tokenEndpoint: e.tokenEndpoint, clientId: e.clientId, expiresInSec: e.expiresInSec, scope: e.scope },
+        `got an access token for ${e.clientId}`,
+      );
+    },
+    oauth2TokenFailed(e) {
+      write('warn', { event: 'oauth2_token_failed', clientId: e.clientId, code: e.error.code, failures: e.failures, retryInMs: e.retryInMs }, e.error.message);
+    },
     authKeysError(e) {
       write('warn', { event: 'jwks_unavailable', error: e.error.message }, 'could not fetch the token signing keys');
     },

@@ -1,7 +1,22 @@
+import { channels, createEventOwner, type EventOwner } from '../events/channels.js';
+import { componentEvents, type ComponentEvents } from '../events/owner.js';
 import type { Logger } from '../log/logger.js';
 import type { FarolService } from './service.js';
 
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+
+/**
+ * Where the signal events go: the logger given writes them (an owner of their own, so a logger
+ * also subscribed to the service writes each line once); without one, the service's owner.
+ */
+function signalEvents(service: { readonly instanceId: string; readonly owner?: EventOwner }, logger: Logger | undefined): ComponentEvents {
+  if (logger !== undefined) return componentEvents('service', service.instanceId, { logger });
+  return { owner: service.owner ?? createEventOwner('service', service.instanceId), close: () => undefined };
+}
+
+function facts(service: { readonly name?: string; readonly instanceId: string }, owner: EventOwner) {
+  return { owner, service: service.name ?? service.instanceId, instance: service.instanceId };
+}
 
 /**
  * Stops the service cleanly on SIGINT or SIGTERM, then calls onExit(0) (or onExit(1) if stopping
@@ -13,6 +28,8 @@ export function stopOnSignals(
   opts: { logger?: Logger; onExit?: (code: number) => void } = {},
 ): () => void {
   const exitProcess = opts.onExit ?? ((code: number) => process.exit(code));
+  const events = signalEvents(service, opts.logger);
+  const about = facts(service, events.owner);
   let exited = false;
   const onExit = (code: number): void => {
     if (exited) return;
@@ -23,15 +40,17 @@ export function stopOnSignals(
   const handler = (signal: NodeJS.Signals): void => {
     received += 1;
     if (received > 1) {
-      opts.logger?.warn({ event: 'forced_exit', instance: service.instanceId, signal }, 'second signal: exiting without waiting');
+      if (channels.serviceSignal.hasSubscribers) channels.serviceSignal.publish({ ...about, signal, action: 'forced_exit' });
       onExit(1);
       return;
     }
-    opts.logger?.info({ event: 'signal', instance: service.instanceId, signal }, `received ${signal}: stopping`);
+    if (channels.serviceSignal.hasSubscribers) channels.serviceSignal.publish({ ...about, signal, action: 'stop' });
     service.stop({ reason: signal }).then(
       () => onExit(0),
       (error: unknown) => {
-        opts.logger?.error({ event: 'stop_failed', instance: service.instanceId, error: (error as Error).message }, 'stop failed');
+        if (channels.serviceWarning.hasSubscribers) {
+          channels.serviceWarning.publish({ ...about, warning: 'stop_failed', message: 'stop failed', error: (error as Error).message });
+        }
         onExit(1);
       },
     );
@@ -39,6 +58,7 @@ export function stopOnSignals(
   for (const signal of SIGNALS) process.on(signal, handler);
   return () => {
     for (const signal of SIGNALS) process.off(signal, handler);
+    events.close();
   };
 }
 
@@ -49,21 +69,25 @@ export function stopOnSignals(
  * removes the handler. While one reload runs, further signals wait for it and make one more.
  */
 export function reloadOnSignal(
-  service: Pick<FarolService, 'instanceId' | 'reload'>,
+  service: Pick<FarolService, 'instanceId' | 'reload'> & { readonly owner?: EventOwner; readonly name?: string },
   opts: { logger?: Logger; signal?: NodeJS.Signals } = {},
 ): () => void {
   const signal = opts.signal ?? 'SIGHUP';
+  const events = signalEvents(service, opts.logger);
+  const about = facts(service, events.owner);
   let running: Promise<void> | undefined;
   let again = false;
   const reload = (): void => {
-    opts.logger?.info({ event: 'signal', instance: service.instanceId, signal }, `received ${signal}: reloading`);
+    if (channels.serviceSignal.hasSubscribers) channels.serviceSignal.publish({ ...about, signal, action: 'reload' });
     const began = performance.now();
     running = service.reload().then(
       () => {
-        opts.logger?.info({ event: 'reload_done', instance: service.instanceId, ms: Math.round(performance.now() - began) }, 'reload done');
+        if (channels.serviceReloaded.hasSubscribers) channels.serviceReloaded.publish({ ...about, ms: Math.round(performance.now() - began) });
       },
       (error: unknown) => {
-        opts.logger?.error({ event: 'reload_failed', instance: service.instanceId, error: (error as Error).message }, 'reload failed');
+        if (channels.serviceWarning.hasSubscribers) {
+          channels.serviceWarning.publish({ ...about, warning: 'reload_failed', message: 'reload failed', error: (error as Error).message });
+        }
       },
     ).finally(() => {
       running = undefined;
@@ -80,5 +104,6 @@ export function reloadOnSignal(
   process.on(signal, handler);
   return () => {
     process.off(signal, handler);
+    events.close();
   };
 }
