@@ -187,9 +187,7 @@ export function subscribeClientMetrics(options: ClientMetricsOptions): () => voi
     subscribe(channels.discoveryRecovered, (event) => {
       if (owns(event.owner)) view(event.service).staleSince = undefined;
     }),
-    subscribe(channels.discoveryError, (event) => {
-      if (owns(event.owner) && event.stage === 'watch') m.watchErrors.inc({ service: event.service });
-    }),
+    // Every failed blocking query (discovery's own 'watch' error repeats the first of them).
     subscribe(channels.consulWatchError, (event) => {
       if (owns(event.owner)) m.watchErrors.inc({ service: event.service });
     }),
