@@ -1,8 +1,9 @@
 /**
  * The selectors Consul 1.15.4 accepts in ?filter=, per data type: go-bexpr's FieldConfigurations,
  * generated from Consul's own structs (bexpr.GenerateFieldConfigurations over
- * structs.CheckServiceNode, ServiceNode, Node, HealthCheck, NodeService and api.AgentService by a
- * small Go program built against github.com/hashicorp/consul v1.15.4, see tools/consul), so names,
+ * structs.CheckServiceNode, ServiceNode, Node, HealthCheck, NodeService and api.AgentService, in a
+ * Go main built against github.com/hashicorp/consul v1.15.4 with tools/consul's go.mod and go.sum,
+ * printing each FieldConfiguration's coercion function, SupportedOperations and SubFields), so names,
  * value types and allowed operators are Consul's exactly. Regenerate rather than edit.
  *
  * Each field: c = value coercion (string, int, bool), o = allowed operators
