@@ -245,3 +245,63 @@ forEachTarget('nodes, members and checks: the endpoints common tools read', (get
     assert.equal(consulIndex(answered), index, 'a wait that runs out answers the result it started with');
   });
 });
+
+const TOKEN = '6d3c1f0e-4b2a-4e8f-9a71-2c5b8d0e3f14';
+
+forEachTarget(
+  'nodes, members and checks under ACLs (default deny)',
+  (getTarget) => {
+    let nodeName = '';
+
+    it('refuses agent/self to the anonymous token (agent:read) and to an unknown one', async () => {
+      await putOk(getTarget(), '/v1/agent/service/register', webRegistration('web-1', ['v1']), { 'X-Consul-Token': TOKEN });
+      nodeName = String(((await getJson<Json>(getTarget(), '/v1/agent/self', { 'X-Consul-Token': TOKEN })).Config as Json).NodeName);
+      const anonymous = await send(getTarget(), '/v1/agent/self');
+      assert.deepEqual(
+        [anonymous.status, anonymous.text],
+        [
+          403,
+          `Permission denied: anonymous token lacks permission 'agent:read' on ${JSON.stringify(nodeName)}. The anonymous token is used implicitly when a request does not specify a token.`,
+        ],
+      );
+      const unknown = await send(getTarget(), '/v1/agent/self', { headers: { 'X-Consul-Token': 'not-the-token' } });
+      assert.deepEqual([unknown.status, unknown.text], [403, 'ACL not found']);
+    });
+
+    it('filters the anonymous reads to nothing (members, nodes, node, checks) and still names the datacenters', async () => {
+      const synced = await eventually(
+        async () => (await getJson<Json[]>(getTarget(), `/v1/health/checks/${SERVICE_NAME}`, { 'X-Consul-Token': TOKEN })).length === 1,
+        5000,
+      );
+      assert.ok(synced, 'the check reaches the catalog');
+      assert.deepEqual(await getJson(getTarget(), '/v1/agent/members'), []);
+      assert.deepEqual(await getJson(getTarget(), '/v1/catalog/datacenters'), ['dc1']);
+      assert.deepEqual(await getJson(getTarget(), '/v1/catalog/nodes'), []);
+      assert.equal((await send(getTarget(), `/v1/catalog/node/${nodeName}`)).text, 'null\n');
+      for (const path of [`/v1/health/checks/${SERVICE_NAME}`, '/v1/health/state/any', `/v1/health/node/${nodeName}`]) {
+        const response = await send(getTarget(), path);
+        assert.deepEqual(okJson(response, path), [], path);
+        assert.equal(header(response, 'x-consul-results-filtered-by-acls'), undefined, path);
+      }
+    });
+
+    it('refuses an unknown token with 403 "ACL not found" and query metadata on the catalog and health reads', async () => {
+      const bad = { 'X-Consul-Token': 'not-the-token' };
+      assert.deepEqual(await getJson(getTarget(), '/v1/catalog/datacenters', bad), ['dc1'], 'catalog/datacenters reads no token');
+      assert.deepEqual((await send(getTarget(), '/v1/agent/members', { headers: bad })).status, 403);
+      for (const path of ['/v1/catalog/nodes', `/v1/catalog/node/${nodeName}`, `/v1/health/checks/${SERVICE_NAME}`, '/v1/health/state/any', `/v1/health/node/${nodeName}`]) {
+        const response = await send(getTarget(), path, { headers: bad });
+        assert.deepEqual([response.status, response.text], [403, 'ACL not found'], path);
+        assert.deepEqual([header(response, 'x-consul-index'), header(response, 'x-consul-knownleader')], ['1', 'false'], path);
+      }
+    });
+
+    it('answers the token in full', async () => {
+      const members = await getJson<Json[]>(getTarget(), '/v1/agent/members', { 'X-Consul-Token': TOKEN });
+      assert.equal((members[0]?.Tags as Record<string, string>).acls, '1');
+      assert.equal(((await getJson<Json>(getTarget(), '/v1/agent/self', { 'X-Consul-Token': TOKEN })).Stats as Record<string, Json>).consul?.acl, 'enabled');
+      assert.deepEqual(checkIds(await getJson<Json[]>(getTarget(), `/v1/health/node/${nodeName}`, { 'X-Consul-Token': TOKEN })), ['serfHealth', 'service:web-1']);
+    });
+  },
+  { token: TOKEN },
+);

@@ -36,7 +36,7 @@ describe('catalog table indexes (what nodes and checks reads answer and watch)',
 
   it('lists every check with the serf check, sorted by check ID as Consul\'s checks table', () => {
     fc.assert(
-      // A registered check named serfHealth would clash with the node's own; Consul refuses it too.
+      // A registered check named serfHealth would clash with the node's own check.
       fc.property(fc.uniqueArray(fc.stringMatching(/^[a-zA-Z0-9:_-]{1,12}$/), { maxLength: 8 }).map((ids) => ids.filter((id) => id !== 'serfHealth')), (ids) => {
         const catalog = newCatalog();
         ids.forEach((id, i) => catalog.registerService(service(`s${i}`, 'web'), [ttlCheck(id)]));

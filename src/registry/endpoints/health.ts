@@ -40,7 +40,8 @@ export function healthRoutes(ctx: EndpointContext): Route[] {
       () => {
         if (req.rest === '') throw new RegistryHttpError(400, missing);
       },
-      false,
+      // Unlike health/service (streamed), these set query metadata before an unknown token is refused.
+      true,
       // health/checks, health/state and health/node all filter HealthCheck records.
       () => (filter = readFilter(req.query, 'health/checks')),
     );
