@@ -4,7 +4,7 @@
  * service list as one blocking query. The page's other reads and writes are the public API.
  * The files need no token; everything they show comes through the API, which asks for it.
  */
-import { RegistryHttpError } from '../decode.js';
+import { RegistryHttpError } from '../http-error.js';
 import { loadUiAssets, uiHeaders, type UiAsset } from '../ui/assets.js';
 import { serviceSummaries } from '../ui/summary.js';
 import { TEXT, type ApiResponse, type EndpointContext, type ParsedRequest, type Route } from './route.js';
