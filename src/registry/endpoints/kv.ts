@@ -8,7 +8,7 @@
 import { aclDecision, ACL_NOT_FOUND, anonymousDenied } from '../acl.js';
 import { blockingTimeoutMs, headerIndex, parseBlockingParams } from '../blocking.js';
 import { checkDatacenter } from '../query-params.js';
-import { RegistryHttpError } from '../decode.js';
+import { RegistryHttpError } from '../http-error.js';
 import { compareKeys, KvApplyError, KvStore, type KvDelete, type KvEntry, type KvWrite } from '../kv.js';
 import type { ApiResponse, EndpointContext, ParsedRequest, Route } from './route.js';
 
