@@ -134,7 +134,10 @@ interface CallFacts {
   readonly call: object;
   readonly service: string;
   readonly method: string;
+  /** For events: the path without its query string, which can carry secrets. */
   readonly path: string;
+  /** What is sent. */
+  readonly requestPath: string;
   readonly started: number;
   attempts: number;
   instance: InstanceRef | undefined;
@@ -338,8 +341,8 @@ export function createClient(opts: ClientOptions): FarolClient {
     const method = (callOpts.method ?? 'GET').toUpperCase();
     const path = normalisePath(callOpts.path);
     const started = performance.now();
-    const facts: CallFacts = { call: {}, service, method, path, started, attempts: 0, instance: undefined };
-    if (channels.clientCallStart.hasSubscribers) channels.clientCallStart.publish({ owner, call: facts.call, service, method, path });
+    const facts: CallFacts = { call: {}, service, method, path: withoutQuery(path), requestPath: path, started, attempts: 0, instance: undefined };
+    if (channels.clientCallStart.hasSubscribers) channels.clientCallStart.publish({ owner, call: facts.call, service, method, path: facts.path });
     if (!channels.clientCallEnd.hasSubscribers) return runCall(facts, callOpts);
     try {
       const result = await runCall(facts, callOpts);
@@ -368,7 +371,8 @@ export function createClient(opts: ClientOptions): FarolClient {
   }
 
   async function runCall(facts: CallFacts, callOpts: CallOptions): Promise<CallResult> {
-    const { service, method, path, started } = facts;
+    const { service, method, started } = facts;
+    const path = facts.requestPath;
     const deadline = started + deadlineMs;
     const ready = await instancePools();
     const credentials = opts.credentials;
@@ -410,7 +414,7 @@ export function createClient(opts: ClientOptions): FarolClient {
         authorization = await credentials.authorization();
         request.headers = requestHeaders(callOpts.headers, authorization);
         if (channels.clientCredentialsRefreshed.hasSubscribers) {
-          channels.clientCredentialsRefreshed.publish({ owner, call: facts.call, service, method, path, instance: instance.id });
+          channels.clientCredentialsRefreshed.publish({ owner, call: facts.call, service, method, path: facts.path, instance: instance.id });
         }
         if (performance.now() < deadline) outcome = await attempt(ready, facts, state, instance, request, tryTimeout(timeoutMs, deadline), callOpts.signal);
       }
@@ -433,7 +437,7 @@ export function createClient(opts: ClientOptions): FarolClient {
           call: facts.call,
           service,
           method,
-          path,
+          path: facts.path,
           attempt: tryNumber,
           instance: instance.id,
           reason: outcome.kind === 'failure' ? outcome.error.code : outcome.result.status,
@@ -555,6 +559,11 @@ function requestHeaders(given: Record<string, string> | undefined, authorization
     headers.authorization = authorization;
   }
   return headers;
+}
+
+function withoutQuery(path: string): string {
+  const end = path.search(/[?#]/);
+  return end === -1 ? path : path.slice(0, end);
 }
 
 function normalisePath(path: string | undefined): string {

@@ -93,7 +93,7 @@ interface ClientCallFacts extends Owned {
   readonly service: string;
   /** Upper case. */
   readonly method: string;
-  /** The request path as given to call(), query included (the caller's own URL). */
+  /** The request path without its query string (which can carry secrets). */
   readonly path: string;
 }
 
