@@ -9,7 +9,7 @@
  * Attributes follow OpenTelemetry's HTTP semantic conventions, plus farol.service,
  * farol.instance.id and farol.attempt.
  */
-import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Span, type TextMapGetter, type TextMapSetter } from '@opentelemetry/api';
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Span, type TextMapGetter, type TextMapSetter, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import { channels, subscribe, type EventOwner } from './channels.js';
 import { methodLabel } from './metric-definitions.js';
 
@@ -36,8 +36,16 @@ export function traceEventsOf(owner: EventOwner, version?: string): () => void {
   };
 }
 
-function tracer() {
-  return trace.getTracer(TRACER_NAME, tracerVersion);
+let cachedTracer: { provider: TracerProvider; tracer: Tracer } | undefined;
+
+/**
+ * The tracer, made once per global provider: the API's proxy tracer follows an SDK registered
+ * later; a new one is made only after trace.disable() replaced the global proxy.
+ */
+function tracer(): Tracer {
+  const provider = trace.getTracerProvider();
+  if (cachedTracer?.provider !== provider) cachedTracer = { provider, tracer: provider.getTracer(TRACER_NAME, tracerVersion) };
+  return cachedTracer.tracer;
 }
 
 const headerSetter: TextMapSetter<(name: string, value: string) => void> = {
