@@ -120,3 +120,7 @@ export {
 export { serveMetrics, DEFAULT_METRICS_HOST, METRICS_PATH, type MetricsServer, type ServeMetricsOptions } from './events/serve-metrics.js';
 export { HTTP_DURATION_BUCKETS, UNMATCHED_ROUTE } from './events/metric-definitions.js';
 export type { MetricsOption } from './events/observe.js';
+// Events: every channel and its payload type, and the logger as a subscriber (docs/events.md).
+export { channels, subscribe, createEventOwner, CREDENTIAL_HEADERS } from './events/channels.js';
+export type { Channel, ChannelKey, EventOf, EventOwner, EventOwnerKind, EventError, InstanceRef } from './events/channels.js';
+export { subscribeLogger, type LogSubscriberOptions } from './events/log-subscriber.js';
