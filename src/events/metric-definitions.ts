@@ -78,6 +78,18 @@ function isRegistryLike(value: unknown): value is Registry {
 export function instrumentsFor(registry: Registry, version: string): FarolInstruments {
   const existing = instrumentsByRegistry.get(registry);
   if (existing) return existing;
+  try {
+    return createInstruments(registry, version);
+  } catch (error) {
+    // prom-client refuses a second metric of the same name (another library's, say).
+    throw new FarolError('CONFIG_INVALID', `cannot add Farol's metrics to this registry: ${(error as Error).message}`, {
+      hint: 'give Farol a registry of its own (metrics: new Registry()) and merge registries with Registry.merge() when serving them',
+      cause: error,
+    });
+  }
+}
+
+function createInstruments(registry: Registry, version: string): FarolInstruments {
   const registers = [registry];
   const instruments: FarolInstruments = {
     registry,

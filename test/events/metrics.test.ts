@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Registry } from 'prom-client';
+import { Counter, Registry } from 'prom-client';
 import { channels, createEventOwner } from '../../src/events/channels.js';
 import { ownedBy, resolveRegistry, subscribeClientMetrics, subscribeServiceMetrics } from '../../src/events/metrics.js';
 import { serveMetrics } from '../../src/events/serve-metrics.js';
@@ -155,6 +155,12 @@ describe('metrics option', () => {
     assert.equal(resolveRegistry(false), undefined);
     assert.ok(resolveRegistry(true));
     assert.throws(() => resolveRegistry('yes' as never), { code: 'CONFIG_INVALID' });
+  });
+
+  it('says so, as a configuration error, when the registry already has a metric of the same name', () => {
+    const registry = new Registry();
+    new Counter({ name: 'farol_client_tries_total', help: 'someone else', registers: [registry] });
+    assert.throws(() => subscribeClientMetrics({ registry, owns: () => false, version: '1' }), { code: 'CONFIG_INVALID', message: /farol_client_tries_total/ });
   });
 });
 
