@@ -9,7 +9,7 @@
  * Attributes follow OpenTelemetry's HTTP semantic conventions, plus farol.service,
  * farol.instance.id and farol.attempt.
  */
-import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Span, type TextMapGetter, type TextMapSetter, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import { context, propagation, ProxyTracerProvider, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Span, type TextMapGetter, type TextMapSetter, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import { channels, subscribe, type EventOwner } from './channels.js';
 import { methodLabel } from './metric-definitions.js';
 
@@ -36,14 +36,19 @@ export function traceEventsOf(owner: EventOwner, version?: string): () => void {
   };
 }
 
+/** The API's no-op provider: what a proxy delegates to until an SDK is registered. */
+const NOOP_PROVIDER = new ProxyTracerProvider().getDelegate();
+
 let cachedTracer: { provider: TracerProvider; tracer: Tracer } | undefined;
 
 /**
- * The tracer, made once per global provider: the API's proxy tracer follows an SDK registered
- * later; a new one is made only after trace.disable() replaced the global proxy.
+ * The tracer of the registered SDK, or undefined when none is: then nothing is done at all. Made
+ * once per provider; an SDK registered later (or after trace.disable()) is picked up.
  */
-function tracer(): Tracer {
-  const provider = trace.getTracerProvider();
+function tracer(): Tracer | undefined {
+  const global = trace.getTracerProvider();
+  const provider = global instanceof ProxyTracerProvider ? global.getDelegate() : global;
+  if (provider === NOOP_PROVIDER) return undefined;
   if (cachedTracer?.provider !== provider) cachedTracer = { provider, tracer: provider.getTracer(TRACER_NAME, tracerVersion) };
   return cachedTracer.tracer;
 }
@@ -64,9 +69,11 @@ function subscribeTracing(): () => void {
   const offs = [
     subscribe(channels.clientCallStart, (event) => {
       if (!traced.has(event.owner)) return;
+      const sdk = tracer();
+      if (sdk === undefined) return;
       const method = methodLabel(event.method);
       // Published synchronously inside call(): the active context is the caller's.
-      const span = tracer().startSpan(`${method} ${event.service}`, {
+      const span = sdk.startSpan(`${method} ${event.service}`, {
         kind: SpanKind.INTERNAL,
         attributes: { 'http.request.method': method, 'farol.service': event.service },
       });
@@ -85,7 +92,7 @@ function subscribeTracing(): () => void {
         'farol.instance.id': event.instance.id,
         'farol.attempt': event.attempt,
       };
-      const span = tracer().startSpan(method, { kind: SpanKind.CLIENT, attributes }, parentContext);
+      const span = (tracer() ?? trace.getTracer(TRACER_NAME)).startSpan(method, { kind: SpanKind.CLIENT, attributes }, parentContext);
       tries.set(event.try, span);
       propagation.inject(trace.setSpan(parentContext, span), (name: string, value: string) => event.addHeader(name, value), headerSetter);
     }),
@@ -121,9 +128,11 @@ function subscribeTracing(): () => void {
     }),
     subscribe(channels.serviceRequestStart, (event) => {
       if (!traced.has(event.owner)) return;
+      const sdk = tracer();
+      if (sdk === undefined) return;
       const method = methodLabel(event.method);
       const parent = propagation.extract(ROOT_CONTEXT, (name: string) => event.header(name), headerGetter);
-      const span = tracer().startSpan(
+      const span = sdk.startSpan(
         method,
         { kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'url.path': event.path, 'url.scheme': 'https', 'farol.service': event.service, 'farol.instance.id': event.instance } },
         parent,

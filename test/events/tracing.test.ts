@@ -5,6 +5,22 @@ import { channels, createEventOwner } from '../../src/events/channels.js';
 import { traceEventsOf } from '../../src/events/tracing.js';
 import { registerOtelSdk } from '../integration/observability/fixtures/otel-sdk.js';
 
+describe('tracing without an OpenTelemetry SDK', () => {
+  it('adds no traceparent and keeps nothing: the handlers return at once', () => {
+    const owner = createEventOwner('client', 'no-sdk');
+    const stop = traceEventsOf(owner, '1');
+    try {
+      const call = { owner, call: {}, service: 'orders', method: 'GET', path: '/' };
+      const added: Record<string, string> = {};
+      channels.clientCallStart.publish(call);
+      channels.clientTryStart.publish({ ...call, try: {}, attempt: 1, instance: { id: 'i', address: '127.0.0.1', port: 1 }, addHeader: (name, value) => (added[name] = value) });
+      assert.deepEqual(added, {});
+    } finally {
+      stop();
+    }
+  });
+});
+
 describe('tracing', () => {
   let sdk: ReturnType<typeof registerOtelSdk>;
   before(() => {
