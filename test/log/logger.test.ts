@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -186,6 +186,18 @@ describe('log destinations', () => {
     assert.equal(run.code, 0, run.stderr);
     const line = JSON.parse(run.stdout.trim()) as Record<string, unknown>;
     assert.equal(line.event, 'to_stdout');
+  });
+
+  it("`farol call --log-file -` writes its JSON lines to stdout and no file named '-'", async () => {
+    await withTempDir(async (dir) => {
+      const certs = await runFarol(['certs', 'init', '--dir', join(dir, 'certs')]);
+      assert.equal(certs.code, 0, certs.stderr);
+      const run = await runFarol(['call', 'api', '--consul', '127.0.0.1:1', '--ca', join(dir, 'certs', 'ca.pem'), '--retries', '0', '--log-file', '-'], { cwd: dir });
+      assert.notEqual(run.code, 0);
+      const lines = run.stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
+      assert.ok(lines.some((line) => line.event === 'discovery_error' && line.code === 'CONSUL_UNREACHABLE'), run.stdout);
+      assert.deepEqual((await readdir(dir)).sort(), ['certs'], 'no file named - and no logs/ folder');
+    });
   });
 
   it('refuses a log file that cannot be opened with LOG_FILE_UNWRITABLE and a hint, before anything runs', async () => {
