@@ -9,6 +9,7 @@ import { basicCredentials, createClient, isFarolError } from '../src/index.js';
 const client = createClient({
   ca: { caFile: process.env.FAROL_CA ?? 'certs/ca.pem' },
   credentials: basicCredentials(process.env.FAROL_USER ?? 'alice', process.env.FAROL_PASSWORD ?? ''),
+  logFile: process.env.FAROL_LOG_FILE ?? 'logs/client-log.txt',
 });
 try {
   const response = await client.call(process.env.SERVICE ?? 'api', { path: '/hello' });

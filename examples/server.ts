@@ -12,6 +12,8 @@ const service = await createService({
   port: Number(process.env.PORT ?? 4443),
   tls: { certFile: 'certs/cert.pem', keyFile: 'certs/key.pem' },
   usersFile: process.env.FAROL_USERS_FILE ?? 'users.txt',
+  // The library writes no log unless asked: the original project's file ('-' would be stdout).
+  logFile: process.env.FAROL_LOG_FILE ?? 'logs/server-log.txt',
   routes: (app) => {
     app.get('/hello', async (request) => ({ message: `olá, ${request.principal?.id ?? 'anonymous'}` }));
   },
