@@ -5,6 +5,10 @@ import { addressKey } from '../../src/auth/index.js';
 import { channels, createEventOwner, type AuthOutcome, type EventOwner } from '../../src/events/channels.js';
 import { subscribeLogger, type LogSubscriberOptions } from '../../src/events/log-subscriber.js';
 import { createLogger } from '../../src/log/logger.js';
+import { Agent } from 'undici';
+import { createService } from '../../src/service/index.js';
+import { basic, httpsGet, issueTestPki, logLines, tempDir, writeUsers } from '../service/fixtures.js';
+import { join } from 'node:path';
 
 type Line = Record<string, unknown> & { event?: string; level: number; msg: string };
 
@@ -233,4 +237,37 @@ describe('audit lines of refused requests, rate-limited per address', () => {
     assert.deepEqual({ principal: forbidden[0]!.principal, principalKind: forbidden[0]!.principalKind, reason: forbidden[0]!.reason, status: forbidden[0]!.status }, { principal: 'alice', principalKind: 'user', reason: 'missing scope admin', status: 403 });
     log.detach();
   });
+});
+
+describe('a real service\'s log', () => {
+  for (const level of ['info', 'debug'] as const) {
+    it(`health-check probes are access lines at debug: ${level === 'info' ? 'absent from an info log' : 'present in a debug log'}`, async () => {
+      const dir = await tempDir();
+      const pki = await issueTestPki(dir);
+      const usersFile = await writeUsers(dir, { alice: 'a long enough password' });
+      const logFile = join(dir, 'server-log.txt');
+      const service = await createService({
+        name: 'api',
+        port: 0,
+        bind: '127.0.0.1',
+        tls: { certFile: pki.certFile, keyFile: pki.keyFile },
+        usersFile,
+        consul: false,
+        drain: { delayMs: 0 },
+        logger: createLogger({ name: 'server', file: logFile, level }),
+      });
+      const agent = new Agent({ connect: { ca: pki.caPem } });
+      try {
+        await service.start();
+        assert.equal((await httpsGet(agent, `${service.url}/health`)).status, 200);
+        assert.equal((await httpsGet(agent, `${service.url}/`, { authorization: basic('alice', 'a long enough password') })).status, 200);
+      } finally {
+        await agent.close();
+        await service.stop();
+      }
+      const { lines } = await logLines(logFile, (all) => all.some((line) => line.event === 'stopped'));
+      const access = lines.filter((line) => line.event === 'access').map((line) => ({ path: line.path, level: line.level }));
+      assert.deepEqual(access, level === 'info' ? [{ path: '/', level: 30 }] : [{ path: '/health', level: 20 }, { path: '/', level: 30 }]);
+    });
+  }
 });
