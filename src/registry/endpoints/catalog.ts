@@ -7,63 +7,57 @@ import type { ApiResponse, EndpointContext, ParsedRequest, Route } from './route
 export function catalogRoutes(ctx: EndpointContext): Route[] {
   const catalogServices = (req: ParsedRequest): Promise<ApiResponse> => {
     let filter: QueryFilter | undefined;
-    return ctx.blockingRead(
-      req,
-      () => ctx.catalog.servicesIndex(),
-      (filtered) => (filtered ? {} : filter ? filteredServiceNames(ctx, filter) : ctx.catalog.serviceNames()),
-      undefined,
-      true,
-      () => (filter = readFilter(req.query, 'catalog/services')),
-    );
+    return ctx.blockingRead(req, {
+      index: () => ctx.catalog.servicesIndex(),
+      build: (filtered) => (filtered ? {} : filter ? filteredServiceNames(ctx, filter) : ctx.catalog.serviceNames()),
+      metaOnDenied: true,
+      afterAcl: () => (filter = readFilter(req.query, 'catalog/services')),
+    });
   };
 
   const catalogService = (req: ParsedRequest): Promise<ApiResponse> => {
     const name = req.rest;
     let filter: QueryFilter | undefined;
-    return ctx.blockingRead(
-      req,
-      () => ctx.catalog.serviceIndex(name),
-      (filtered) => (filtered ? [] : (filter?.apply ?? ((e) => e))(catalogServiceEntries(ctx.catalog, name, req.query.getAll('tag')))),
-      () => {
+    return ctx.blockingRead(req, {
+      index: () => ctx.catalog.serviceIndex(name),
+      build: (filtered) => (filtered ? [] : (filter?.apply ?? ((e) => e))(catalogServiceEntries(ctx.catalog, name, req.query.getAll('tag')))),
+      validate: () => {
         if (name === '') throw new RegistryHttpError(400, 'Missing service name');
       },
-      true,
-      () => (filter = readFilter(req.query, 'catalog/service')),
-    );
+      metaOnDenied: true,
+      afterAcl: () => (filter = readFilter(req.query, 'catalog/service')),
+    });
   };
 
   /**
    * Consul answers catalog/nodes with the nodes and services tables' index but watches the nodes
-   * alone: a service registration does not wake it, a blocked read waits out ?wait and then
-   * answers the higher index. This registry's one node never changes.
+   * alone: a service registration does not wake it, and a wait that runs out answers the index
+   * it started with. This registry's one node never changes.
    */
   const nodes = (req: ParsedRequest): Promise<ApiResponse> => {
     let filter: QueryFilter | undefined;
-    return ctx.blockingRead(
-      req,
-      () => ctx.catalog.nodesIndex(),
-      (filtered) => (filtered ? [] : (filter?.apply ?? ((n) => n))([nodeView(ctx.catalog)])),
-      undefined,
-      true,
-      () => (filter = readFilter(req.query, 'catalog/nodes')),
-      () => ctx.catalog.nodeIndexes().modifyIndex,
-    );
+    return ctx.blockingRead(req, {
+      index: () => ctx.catalog.nodesIndex(),
+      build: (filtered) => (filtered ? [] : (filter?.apply ?? ((n) => n))([nodeView(ctx.catalog)])),
+      metaOnDenied: true,
+      afterAcl: () => (filter = readFilter(req.query, 'catalog/nodes')),
+      wakeIndex: () => ctx.catalog.nodeIndexes().modifyIndex,
+    });
   };
 
   /** A node this registry does not know answers null with index 0 (sent as 1), as Consul's NodeServices. */
   const node = (req: ParsedRequest): Promise<ApiResponse> => {
     const known = req.rest === ctx.catalog.node.name;
     let filter: QueryFilter | undefined;
-    return ctx.blockingRead(
-      req,
-      () => (known ? ctx.catalog.nodesIndex() : 0),
-      (filtered) => (filtered || !known ? null : filterNodeServices(nodeServicesView(ctx.catalog), filter)),
-      () => {
+    return ctx.blockingRead(req, {
+      index: () => (known ? ctx.catalog.nodesIndex() : 0),
+      build: (filtered) => (filtered || !known ? null : filterNodeServices(nodeServicesView(ctx.catalog), filter)),
+      validate: () => {
         if (req.rest === '') throw new RegistryHttpError(400, 'Missing node name');
       },
-      true,
-      () => (filter = readFilter(req.query, 'catalog/node')),
-    );
+      metaOnDenied: true,
+      afterAcl: () => (filter = readFilter(req.query, 'catalog/node')),
+    });
   };
 
   /** Not a blocking read: no query metadata, no token needed. */

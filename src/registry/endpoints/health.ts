@@ -14,37 +14,34 @@ export function healthRoutes(ctx: EndpointContext): Route[] {
     const tags = req.query.getAll('tag');
     const passing = (): boolean => queryFlag(req.query, 'passing', 'Invalid value for ?passing');
     let filter: QueryFilter | undefined;
-    return ctx.blockingRead(
-      req,
-      () => ctx.catalog.healthIndex(name),
-      (filtered) => {
+    return ctx.blockingRead(req, {
+      index: () => ctx.catalog.healthIndex(name),
+      build: (filtered) => {
         const onlyPassing = passing();
         return filtered ? [] : healthServiceBody(ctx.catalog, name, { passing: onlyPassing, tags, ...(filter ? { keep: filter.keep } : {}) });
       },
-      () => {
+      validate: () => {
         if (name === '') throw new RegistryHttpError(400, 'Missing service name');
       },
-      false,
       // A blocking read is served by Consul's streaming backend, whose filter errors have no prefix.
-      () => (filter = readFilter(req.query, 'health/service', { streaming: Number(req.query.get('index') ?? '0') > 0 })),
-    );
+      afterAcl: () => (filter = readFilter(req.query, 'health/service', { streaming: Number(req.query.get('index') ?? '0') > 0 })),
+    });
   };
 
   /** A read of checks (the checks table's index), `missing` the 400 text for an empty path rest. */
   const checksRead = (req: ParsedRequest, missing: string, select: (rest: string) => CheckState[]): Promise<ApiResponse> => {
     let filter: QueryFilter | undefined;
-    return ctx.blockingRead(
-      req,
-      () => ctx.catalog.checksIndex(),
-      (filtered) => (filtered ? [] : (filter?.apply ?? ((c) => c))(catalogCheckViews(ctx.catalog, select(req.rest)))),
-      () => {
+    return ctx.blockingRead(req, {
+      index: () => ctx.catalog.checksIndex(),
+      build: (filtered) => (filtered ? [] : (filter?.apply ?? ((c) => c))(catalogCheckViews(ctx.catalog, select(req.rest)))),
+      validate: () => {
         if (req.rest === '') throw new RegistryHttpError(400, missing);
       },
       // Unlike health/service (streamed), these set query metadata before an unknown token is refused.
-      true,
+      metaOnDenied: true,
       // health/checks, health/state and health/node all filter HealthCheck records.
-      () => (filter = readFilter(req.query, 'health/checks')),
-    );
+      afterAcl: () => (filter = readFilter(req.query, 'health/checks')),
+    });
   };
 
   const serviceChecks = (req: ParsedRequest) =>

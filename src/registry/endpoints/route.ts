@@ -69,6 +69,25 @@ export interface EndpointOptions {
   decode?: DecodeOptions;
 }
 
+/** What a blocking read is made of (EndpointContext.blockingRead). */
+export interface BlockingRead {
+  /** The index the answer carries (X-Consul-Index) and, unless `wakeIndex` is given, the one the read waits on. */
+  index: () => number;
+  /** The body; `filtered`: the anonymous token under default deny, which sees no protected result. */
+  build: (filtered: boolean) => unknown;
+  /** Checks Consul makes before the token is resolved (a missing name). */
+  validate?: () => void;
+  /** The catalog endpoints set query metadata before the ACL check fails. */
+  metaOnDenied?: boolean;
+  /** Checks Consul makes once the token is resolved, before the read (?filter=). */
+  afterAcl?: () => void;
+  /**
+   * What the query watches when that is narrower than the index it answers with (catalog/nodes
+   * answers the nodes and services tables' index but wakes for node changes only).
+   */
+  wakeIndex?: () => number;
+}
+
 /** The state and helpers handlers share. */
 export class EndpointContext {
   readonly catalog: Catalog;
@@ -114,22 +133,9 @@ export class EndpointContext {
     if (req.token !== undefined) this.acl(req, 'write');
   }
 
-  /**
-   * Parks the request until `index()` rises above ?index (if given), then answers with `build`.
-   * `metaOnDenied`: the catalog endpoints set query metadata before the ACL check fails.
-   * `afterAcl`: checks Consul makes once the token is resolved, before the read (?filter=).
-   * `wakeIndex`: what the query watches when that is narrower than the index it answers with
-   * (catalog/nodes answers the nodes and services tables' index but wakes for node changes only).
-   */
-  async blockingRead(
-    req: ParsedRequest,
-    index: () => number,
-    build: (filtered: boolean) => unknown,
-    validate?: () => void,
-    metaOnDenied = false,
-    afterAcl?: () => void,
-    wakeIndex: () => number = index,
-  ): Promise<ApiResponse> {
+  /** Parks the request until the read's index rises above ?index (if given), then answers with `build`. */
+  async blockingRead(req: ParsedRequest, read: BlockingRead): Promise<ApiResponse> {
+    const { index, build, validate, metaOnDenied = false, afterAcl, wakeIndex = index } = read;
     const params = parseBlockingParams(req.query);
     validate?.();
     // Every blocking read goes through the servers, which know no other datacenter.

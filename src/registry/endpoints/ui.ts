@@ -28,16 +28,15 @@ export function uiRoutes(ctx: EndpointContext): Route[] {
   };
 
   const services = (req: ParsedRequest): Promise<ApiResponse> =>
-    ctx.blockingRead(
-      req,
-      () => ctx.catalog.currentIndex(),
-      (filtered) => (filtered ? [] : serviceSummaries(ctx.catalog)),
-      () => {
+    ctx.blockingRead(req, {
+      index: () => ctx.catalog.currentIndex(),
+      build: (filtered) => (filtered ? [] : serviceSummaries(ctx.catalog)),
+      validate: () => {
         if (req.query.has('dc') && req.query.get('dc') !== ctx.catalog.node.datacenter) {
           throw new RegistryHttpError(500, 'No path to datacenter');
         }
       },
-    );
+    });
 
   return [
     { prefix: '/', exact: true, method: 'GET', handler: () => redirect('/ui/') },
