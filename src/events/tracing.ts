@@ -10,7 +10,7 @@
  * farol.instance.id and farol.attempt.
  */
 import { context, propagation, ProxyTracerProvider, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Span, type TextMapGetter, type TextMapSetter, type Tracer, type TracerProvider } from '@opentelemetry/api';
-import { channels, subscribe, type EventOwner } from './channels.js';
+import { channels, subscribe, type EventError, type EventOwner } from './channels.js';
 import { methodLabel } from './metric-definitions.js';
 
 const TRACER_NAME = 'farol';
@@ -62,6 +62,17 @@ const headerGetter: TextMapGetter<(name: string) => string | undefined> = {
   get: (header, key) => header(key.toLowerCase()),
 };
 
+/** Ends a try or call span: its status, and error.type from 400 up or when no response came (HTTP semantic conventions for client spans). */
+function endClientSpan(span: Span, outcome: { status: number | undefined; error?: EventError | undefined }): void {
+  if (outcome.status !== undefined) span.setAttribute('http.response.status_code', outcome.status);
+  const errorType = outcome.error?.code ?? (outcome.status !== undefined && outcome.status >= 400 ? String(outcome.status) : undefined);
+  if (errorType !== undefined) {
+    span.setAttribute('error.type', errorType);
+    span.setStatus({ code: SpanStatusCode.ERROR, ...(outcome.error ? { message: outcome.error.message } : {}) });
+  }
+  span.end();
+}
+
 function subscribeTracing(): () => void {
   const calls = new WeakMap<object, Span>();
   const tries = new WeakMap<object, Span>();
@@ -100,14 +111,7 @@ function subscribeTracing(): () => void {
       const span = tries.get(event.try);
       if (span === undefined) return;
       tries.delete(event.try);
-      if (event.status !== undefined) span.setAttribute('http.response.status_code', event.status);
-      // A client span is an error from 400 up (HTTP semantic conventions), or when no response came.
-      const errorType = event.error?.code ?? (event.status !== undefined && event.status >= 400 ? String(event.status) : undefined);
-      if (errorType !== undefined) {
-        span.setAttribute('error.type', errorType);
-        span.setStatus({ code: SpanStatusCode.ERROR, ...(event.error ? { message: event.error.message } : {}) });
-      }
-      span.end();
+      endClientSpan(span, event);
     }),
     subscribe(channels.clientRetry, (event) => {
       calls.get(event.call)?.addEvent('retry', { 'farol.attempt': event.attempt, 'farol.instance.id': event.instance, 'farol.retry.reason': String(event.reason) });
@@ -118,13 +122,7 @@ function subscribeTracing(): () => void {
       calls.delete(event.call);
       span.setAttribute('farol.attempts', event.attempts);
       if (event.instance) span.setAttribute('farol.instance.id', event.instance.id);
-      if (event.status !== undefined) span.setAttribute('http.response.status_code', event.status);
-      const errorType = event.error?.code ?? (event.status !== undefined && event.status >= 400 ? String(event.status) : undefined);
-      if (errorType !== undefined) {
-        span.setAttribute('error.type', errorType);
-        span.setStatus({ code: SpanStatusCode.ERROR, ...(event.error ? { message: event.error.message } : {}) });
-      }
-      span.end();
+      endClientSpan(span, event);
     }),
     subscribe(channels.serviceRequestStart, (event) => {
       if (!traced.has(event.owner)) return;
