@@ -1,28 +1,13 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { channels, createEventOwner } from '../../src/events/channels.js';
 import { componentEvents } from '../../src/events/owner.js';
-import { createLogger } from '../../src/log/logger.js';
-
-function memoryLogger() {
-  let text = '';
-  const logger = createLogger({
-    name: 'part',
-    destination: new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        text += chunk.toString();
-        done();
-      },
-    }),
-  });
-  return { logger, events: () => text.split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { event: string }).event) };
-}
+import { memoryLogger } from '../support/memory-logger.js';
 
 describe('the owner a component publishes under', () => {
   it("made by a client or service, a part publishes under its maker's owner and subscribes nothing itself", () => {
     const maker = createEventOwner('service', 'api-1');
-    const { logger, events } = memoryLogger();
+    const { logger, events } = memoryLogger('part');
     const part = componentEvents('tls', 'tls', { events: maker, logger });
     assert.equal(part.owner, maker);
     channels.tlsReloaded.publish({ owner: part.owner, trigger: 'file', material: { what: 'server certificate' } });
@@ -31,7 +16,7 @@ describe('the owner a component publishes under', () => {
   });
 
   it('made on its own with a logger, a part gets an owner of its own, whose lines only go to that logger, until closed', () => {
-    const { logger, events } = memoryLogger();
+    const { logger, events } = memoryLogger('part');
     const part = componentEvents('users', '/etc/farol/users.txt', { logger });
     assert.deepEqual({ kind: part.owner.kind, id: part.owner.id }, { kind: 'users', id: '/etc/farol/users.txt' });
     channels.usersReloaded.publish({ owner: part.owner, file: 'users.txt', users: 2, generation: 1, revoked: 0 });

@@ -2,13 +2,12 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { createEventOwner } from '../../src/events/channels.js';
 import { subscribeLogger } from '../../src/events/log-subscriber.js';
-import { createLogger } from '../../src/log/logger.js';
 import { createCertificateAuthority, createServerTlsProvider, issueCertificate, serverSubjectAltNames } from '../../src/pki/index.js';
 import { watchCertificateExpiry } from '../../src/service/certificate-expiry.js';
 import type { BaseTimers } from '../../src/timers/long-timeout.js';
+import { memoryLogger } from '../support/memory-logger.js';
 import { tempDir } from './fixtures.js';
 
 const DAY = 86_400_000;
@@ -46,21 +45,6 @@ class ManualClock implements BaseTimers {
   }
 }
 
-function memoryLogger() {
-  const lines: { level: number; event: string; threshold?: string; daysLeft?: number; serial?: string; msg: string }[] = [];
-  const logger = createLogger({
-    name: 'test',
-    destination: new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line));
-        done();
-      },
-    }),
-  });
-  const expiryLines = () => lines.filter((line) => line.event === 'certificate_expiry');
-  return { logger, expiryLines };
-}
-
 /** A server certificate valid from `notBefore` for `days`, written as cert.pem/key.pem in `dir`. */
 async function writeLeaf(dir: string, ca: Awaited<ReturnType<typeof createCertificateAuthority>>, notBefore: Date, days: number) {
   const leaf = await issueCertificate(ca, {
@@ -82,7 +66,8 @@ async function setUp(daysLeftAtStart: number) {
   const files = await writeLeaf(dir, ca, new Date(start.getTime() - DAY), daysLeftAtStart + 1);
   const clock = new ManualClock(start);
   const tls = await createServerTlsProvider({ keyPair: files }, { watch: false });
-  const { logger, expiryLines } = memoryLogger();
+  const { logger, lines } = memoryLogger();
+  const expiryLines = () => lines().filter((line) => line.event === 'certificate_expiry');
   // The service's logger is a subscriber of its events: the expiry lines are those of this owner.
   const owner = createEventOwner('service', 'api-1');
   subscribeLogger(logger, { owner });

@@ -1,27 +1,12 @@
 import assert from 'node:assert/strict';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { Agent } from 'undici';
 import { readUsersFileText } from '../../src/auth/users-store.js';
-import { createLogger } from '../../src/log/logger.js';
 import { reloadOnSignal, type FarolService, type ServiceOptions } from '../../src/service/index.js';
+import { memoryLogger } from '../support/memory-logger.js';
 import { basic, httpsGet, issueTestPki, serviceStarter, tempDir, writeUsers, type TestPki } from './fixtures.js';
-
-function memoryLogger() {
-  let text = '';
-  const logger = createLogger({
-    name: 'test',
-    destination: new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        text += chunk.toString();
-        done();
-      },
-    }),
-  });
-  return { logger, events: () => text.split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { event: string }).event) };
-}
 
 /** A service whose reload() waits until the test lets it finish. */
 function fakeService(outcome: 'ok' | 'fail' = 'ok') {
