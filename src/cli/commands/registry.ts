@@ -47,12 +47,9 @@ async function runRegistry(flags: RegistryFlags, ctx: CliContext): Promise<ExitC
     ...(flags.ca !== undefined ? { caFile: flags.ca } : {}),
     logger,
   });
-  ctx.io.stdout(`farol: registry listening at ${registry.httpAddr} (CONSUL_HTTP_ADDR=${registry.address})\n`);
-  ctx.io.stdout(`farol: web UI at ${registry.httpAddr}/ui/\n`);
-  if (token) ctx.io.stdout('farol: ACL on: clients need CONSUL_HTTP_TOKEN set to the token\n');
-
+  // Handlers before the ready lines: a signal sent as soon as they appear finds them in place.
   const removeReopen = reopenLogFilesOnSignal({ logger }); // logrotate: rename, then SIGHUP
-  await new Promise<void>((resolve) => {
+  const stopped = new Promise<void>((resolve) => {
     const stop = () => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
@@ -61,6 +58,11 @@ async function runRegistry(flags: RegistryFlags, ctx: CliContext): Promise<ExitC
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  ctx.io.stdout(`farol: registry listening at ${registry.httpAddr} (CONSUL_HTTP_ADDR=${registry.address})\n`);
+  ctx.io.stdout(`farol: web UI at ${registry.httpAddr}/ui/\n`);
+  if (token) ctx.io.stdout('farol: ACL on: clients need CONSUL_HTTP_TOKEN set to the token\n');
+
+  await stopped;
   removeReopen();
   await registry.close();
   ctx.io.stdout('farol: registry stopped\n');

@@ -253,20 +253,12 @@ async function serve(flags: ServeFlags, ctx: CliContext): Promise<ExitCodeValue>
     await consul?.close();
     throw error;
   }
-  if (metricsServer) ctx.io.stdout(`farol: metrics at ${metricsServer.url}\n`);
-
-  const where = consul ? `registered in Consul at ${consul.address}` : 'not registered in Consul';
-  ctx.io.stdout(`farol: serving ${service.name} instance ${service.instanceId} at ${service.url} (${where})\n`);
-  if (service.healthPort !== undefined) {
-    const healthUrl = new URL(service.url);
-    healthUrl.port = String(service.healthPort);
-    ctx.io.stdout(`farol: ${healthUrl.origin}/health answers without a client certificate (for Consul's check)\n`);
-  }
-
   const running = service;
+  // Handlers before the ready lines: a signal sent as soon as they appear finds them in place
+  // (SIGHUP's default action would end the process, SIGTERM's would skip the drain).
   // SIGHUP (logrotate, an operator): log files reopened first, then the users file read again.
   const removeSighup = [reopenLogFilesOnSignal({ logger }), reloadOnSignal(running, { logger })];
-  const code = await new Promise<number>((resolve) => {
+  const exited = new Promise<number>((resolve) => {
     const removeHandlers = stopOnSignals(running, {
       logger,
       onExit: (exitCode) => {
@@ -278,6 +270,17 @@ async function serve(flags: ServeFlags, ctx: CliContext): Promise<ExitCodeValue>
       },
     });
   });
+  if (metricsServer) ctx.io.stdout(`farol: metrics at ${metricsServer.url}\n`);
+
+  const where = consul ? `registered in Consul at ${consul.address}` : 'not registered in Consul';
+  ctx.io.stdout(`farol: serving ${service.name} instance ${service.instanceId} at ${service.url} (${where})\n`);
+  if (service.healthPort !== undefined) {
+    const healthUrl = new URL(service.url);
+    healthUrl.port = String(service.healthPort);
+    ctx.io.stdout(`farol: ${healthUrl.origin}/health answers without a client certificate (for Consul's check)\n`);
+  }
+
+  const code = await exited;
   await metricsServer?.close();
   if (code === 0) await consul?.close();
   return code === 0 ? ExitCode.OK : ExitCode.UNEXPECTED;
