@@ -1,27 +1,32 @@
 /**
  * What discovery saw during a cluster chaos scenario, from Farol's own diagnostics channels and
  * its own watch code:
- * - the gap: the longest time from a failed query of the caller's watch to its next answer;
- * - what a watch in the same (default) consistency mode was told: X-Consul-KnownLeader false
- *   answers and the largest X-Consul-LastContact;
- * - what a stale read (?stale) at the caller's agent would have been: the largest LastContact,
- *   polled by the test (Farol's discovery has no stale mode yet, so this is the test's oracle).
+ * - the gap: the longest time between two answers of a default-mode watch (Farol's watch code,
+ *   the caller's agent list) whose blocking wait is 1 s: how long a reader in Farol's consistency
+ *   mode could not refresh, whether its queries failed or hung;
+ * - the caller's own watch: failed queries and the longest time from a failure to its next answer;
+ * - staleness, from a ?stale read without an index polled at the caller's agent: the largest
+ *   X-Consul-LastContact and the answers with X-Consul-KnownLeader false. Consul 1.15 answers a
+ *   blocking health query (index > 0) from its streaming backend, whose answers always say
+ *   KnownLeader false and LastContact 0; only a read without an index (the blocking-query backend)
+ *   carries real values, so the watch's own headers tell nothing here;
+ * - every passing set the caller's discovery published (farol:discovery:update), with its time.
  */
 import { request } from 'undici';
 import { ConsulClient, watchHealthService, type HealthServiceWatch } from '../../src/consul/index.js';
-import { channels, type ConsulRequestEnd, type ConsulWatchError } from '../../src/events/channels.js';
+import { channels, type ConsulRequestEnd, type ConsulWatchError, type DiscoveryUpdate } from '../../src/events/channels.js';
 
 export interface DiscoveryFigures {
-  /** Longest time discovery could not refresh (first failed query to the next answer), ms. */
+  /** Longest time between two answers of a default-mode watch with a 1 s wait, ms. */
   gapMs: number;
   /** Failed queries of the caller's watch. */
-  watchErrors: number;
-  /** Answers of a default-mode watch that said no leader was known. */
-  noLeaderAnswers: number;
-  /** Largest X-Consul-LastContact of a default-mode answer, ms. */
-  maxLastContactMs: number;
+  callerWatchErrors: number;
+  /** Longest time from a failed query of the caller's watch to its next answer, ms. */
+  callerOutageMs: number;
   /** Largest X-Consul-LastContact of a ?stale read at the caller's agent, ms; -1 when none answered. */
   maxStaleLastContactMs: number;
+  /** ?stale reads answered with X-Consul-KnownLeader false. */
+  staleNoLeaderAnswers: number;
   /** ?stale reads that failed (the agent itself down, or no server reachable). */
   staleReadFailures: number;
 }
@@ -30,47 +35,62 @@ export interface DiscoveryObserver {
   /** Starts a scenario's figures afresh. */
   reset(): void;
   figures(): DiscoveryFigures;
+  /** Resolves with performance.now() of the first passing set published from now on that satisfies `test`. */
+  nextUpdate(test: (ids: string[]) => boolean, timeoutMs: number): Promise<number>;
   close(): Promise<void>;
 }
+
+const OBSERVER_WAIT_MS = 1000;
 
 /**
  * Observes discovery of `service` by the caller (whose watch publishes on the channels) and runs
  * its own default-mode watch and ?stale poll against `addresses` (the caller's agent list).
  */
 export function observeDiscovery(service: string, addresses: string[], opts: { stalePollMs?: number } = {}): DiscoveryObserver {
-  let outageSince: number | undefined;
   let figures: DiscoveryFigures = fresh();
+  let callerFailingSince: number | undefined;
+  let lastAnswerAt = performance.now();
   function fresh(): DiscoveryFigures {
-    return { gapMs: 0, watchErrors: 0, noLeaderAnswers: 0, maxLastContactMs: 0, maxStaleLastContactMs: -1, staleReadFailures: 0 };
+    return { gapMs: 0, callerWatchErrors: 0, callerOutageMs: 0, maxStaleLastContactMs: -1, staleNoLeaderAnswers: 0, staleReadFailures: 0 };
   }
 
-  // The caller's watch and the observer's own both publish; the observer's Consul client is told apart by owner.
   const observerClient = new ConsulClient({ address: addresses, timeoutMs: 2000 });
+  // The caller's watch and the observer's both publish; the observer's are told apart by owner.
   const fromObserver = (owner: unknown): boolean => owner === observerClient.owner;
+  const waiters = new Set<(ids: string[], at: number) => void>();
 
   const onWatchError = (message: unknown): void => {
     const event = message as ConsulWatchError;
     if (event.service !== service || fromObserver(event.owner)) return;
-    figures.watchErrors += 1;
-    outageSince ??= performance.now();
+    figures.callerWatchErrors += 1;
+    callerFailingSince ??= performance.now();
   };
   const onRequestEnd = (message: unknown): void => {
     const event = message as ConsulRequestEnd;
     if (fromObserver(event.owner) || event.status !== 200 || !event.path.startsWith(`/v1/health/service/${service}`)) return;
-    if (outageSince === undefined) return;
-    figures.gapMs = Math.max(figures.gapMs, performance.now() - outageSince);
-    outageSince = undefined;
+    if (callerFailingSince === undefined) return;
+    figures.callerOutageMs = Math.max(figures.callerOutageMs, Math.round(performance.now() - callerFailingSince));
+    callerFailingSince = undefined;
+  };
+  const onUpdate = (message: unknown): void => {
+    const event = message as DiscoveryUpdate;
+    if (event.service !== service) return;
+    const ids = event.instances.map((i) => i.id).sort();
+    const at = performance.now();
+    for (const waiter of waiters) waiter(ids, at);
   };
   channels.consulWatchError.subscribe(onWatchError);
   channels.consulRequestEnd.subscribe(onRequestEnd);
+  channels.discoveryUpdate.subscribe(onUpdate);
 
   const watch: HealthServiceWatch = watchHealthService(observerClient, service, {
     passing: true,
-    wait: '10s',
+    wait: `${OBSERVER_WAIT_MS}ms`,
     onUpdate: () => undefined,
-    onResponse: (meta) => {
-      if (!meta.knownLeader) figures.noLeaderAnswers += 1;
-      figures.maxLastContactMs = Math.max(figures.maxLastContactMs, meta.lastContactMs);
+    onResponse: () => {
+      const now = performance.now();
+      figures.gapMs = Math.max(figures.gapMs, Math.round(now - lastAnswerAt));
+      lastAnswerAt = now;
     },
   });
 
@@ -83,8 +103,12 @@ export function observeDiscovery(service: string, addresses: string[], opts: { s
         const response = await request(`${address}/v1/health/service/${service}?passing&stale`, { signal: AbortSignal.timeout(2000) });
         await response.body.text();
         const lastContact = Number(response.headers['x-consul-lastcontact']);
-        if (response.statusCode === 200 && Number.isFinite(lastContact)) figures.maxStaleLastContactMs = Math.max(figures.maxStaleLastContactMs, lastContact);
-        else figures.staleReadFailures += 1;
+        if (response.statusCode === 200 && Number.isFinite(lastContact)) {
+          figures.maxStaleLastContactMs = Math.max(figures.maxStaleLastContactMs, lastContact);
+          if (response.headers['x-consul-knownleader'] === 'false') figures.staleNoLeaderAnswers += 1;
+        } else {
+          figures.staleReadFailures += 1;
+        }
       } catch {
         figures.staleReadFailures += 1;
         current += 1; // like the caller: move on to the next agent
@@ -96,11 +120,32 @@ export function observeDiscovery(service: string, addresses: string[], opts: { s
   return {
     reset() {
       figures = fresh();
-      outageSince = undefined;
+      callerFailingSince = undefined;
+      lastAnswerAt = performance.now();
     },
     figures() {
-      const open = outageSince === undefined ? 0 : performance.now() - outageSince;
-      return { ...figures, gapMs: Math.round(Math.max(figures.gapMs, open)) };
+      const now = performance.now();
+      const callerOpen = callerFailingSince === undefined ? 0 : now - callerFailingSince;
+      return {
+        ...figures,
+        gapMs: Math.round(Math.max(figures.gapMs, now - lastAnswerAt)),
+        callerOutageMs: Math.round(Math.max(figures.callerOutageMs, callerOpen)),
+      };
+    },
+    nextUpdate(test, timeoutMs) {
+      return new Promise((resolve, reject) => {
+        const waiter = (ids: string[], at: number): void => {
+          if (!test(ids)) return;
+          waiters.delete(waiter);
+          clearTimeout(timer);
+          resolve(at);
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(waiter);
+          reject(new Error(`the caller's discovery published no matching passing set of ${service} within ${timeoutMs} ms`));
+        }, timeoutMs);
+        waiters.add(waiter);
+      });
     },
     async close() {
       polling = false;
@@ -108,6 +153,7 @@ export function observeDiscovery(service: string, addresses: string[], opts: { s
       watch.stop();
       channels.consulWatchError.unsubscribe(onWatchError);
       channels.consulRequestEnd.unsubscribe(onRequestEnd);
+      channels.discoveryUpdate.unsubscribe(onUpdate);
       await observerClient.close();
     },
   };

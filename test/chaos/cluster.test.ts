@@ -107,7 +107,24 @@ describe('chaos: a Consul cluster (3 servers, a client agent per host) under a f
     assert.fail(`autopilot did not call the cluster healthy within ${timeoutMs} ms: ${JSON.stringify(last)}`);
   }
 
-  function record(scenario: string, samples: readonly Sample[], extra = ''): Figures {
+  /**
+   * After a scenario: a change (one instance put in maintenance on its agent, then back) must reach
+   * the caller's discovery within 5 s each way, proving its watch refreshes again. Returns both delays.
+   */
+  async function changeReachesCaller(): Promise<string> {
+    const { instance, host } = fleet[1]!;
+    const out = observer.nextUpdate((ids) => !ids.includes(instance.id), 5000);
+    const outAt = performance.now();
+    assert.equal((await cluster.api(`/v1/agent/service/maintenance/${instance.id}?enable=true&reason=chaos`, host, { method: 'PUT' })).status, 200);
+    const outMs = Math.round((await out) - outAt);
+    const back = observer.nextUpdate((ids) => ids.includes(instance.id), 5000);
+    const backAt = performance.now();
+    assert.equal((await cluster.api(`/v1/agent/service/maintenance/${instance.id}?enable=false`, host, { method: 'PUT' })).status, 200);
+    const backMs = Math.round((await back) - backAt);
+    return `a change reached the caller in ${outMs} ms (out) / ${backMs} ms (back)`;
+  }
+
+  function record(scenario: string, samples: readonly Sample[], extra: string): Figures {
     const figures: Figures = {
       scenario,
       calls: samples.length,
@@ -118,10 +135,10 @@ describe('chaos: a Consul cluster (3 servers, a client agent per host) under a f
     };
     report.push(figures);
     console.log(
-      `# cluster ${scenario}: ${figures.calls} calls, ${figures.failures} failed, ${figures.retried} retried; discovery gap ${figures.gapMs} ms ` +
-        `(${figures.watchErrors} failed watch queries); default-mode answers without a known leader ${figures.noLeaderAnswers}, ` +
-        `max LastContact ${figures.maxLastContactMs} ms; ?stale max LastContact ${figures.maxStaleLastContactMs} ms ` +
-        `(${figures.staleReadFailures} stale reads failed)${extra ? `; ${extra}` : ''}`,
+      `# cluster ${scenario}: ${figures.calls} calls, ${figures.failures} failed, ${figures.retried} retried; ` +
+        `discovery gap ${figures.gapMs} ms (default mode, 1 s wait); caller's watch: ${figures.callerWatchErrors} failed queries, ` +
+        `longest outage ${figures.callerOutageMs} ms; staleness (?stale reads): max LastContact ${figures.maxStaleLastContactMs} ms, ` +
+        `${figures.staleNoLeaderAnswers} answers without a known leader, ${figures.staleReadFailures} failed; ${extra}`,
     );
     return figures;
   }
@@ -175,9 +192,11 @@ describe('chaos: a Consul cluster (3 servers, a client agent per host) under a f
     await cluster?.close();
     await rm(dir, { recursive: true, force: true });
     if (report.length > 0) {
-      console.log('# cluster scenario | calls | failed | retried | gap ms | no-leader answers | max LastContact ms | ?stale max LastContact ms');
+      console.log('# cluster scenario | calls | failed | retried | gap ms | caller watch errors | caller outage ms | ?stale max LastContact ms | ?stale no-leader answers');
       for (const f of report) {
-        console.log(`# ${f.scenario} | ${f.calls} | ${f.failures} | ${f.retried} | ${f.gapMs} | ${f.noLeaderAnswers} | ${f.maxLastContactMs} | ${f.maxStaleLastContactMs}`);
+        console.log(
+          `# ${f.scenario} | ${f.calls} | ${f.failures} | ${f.retried} | ${f.gapMs} | ${f.callerWatchErrors} | ${f.callerOutageMs} | ${f.maxStaleLastContactMs} | ${f.staleNoLeaderAnswers}`,
+        );
       }
       console.log(`# cluster chaos file: ${Math.round((performance.now() - suiteStarted) / 1000)} s from the first before() to the end`);
     }
@@ -211,9 +230,9 @@ describe('chaos: a Consul cluster (3 servers, a client agent per host) under a f
     await sleep(2000);
     await old.start();
     await settled();
-    await sleep(1000);
+    const change = await changeReachesCaller();
     const samples = await load.stop();
-    record('(a) leader SIGKILL', samples, `new leader ${next.name} agreed on ${electedInMs} ms after the kill`);
+    record('(a) leader SIGKILL', samples, `new leader ${next.name} agreed on ${electedInMs} ms after the kill; ${change}`);
     assert.notEqual(next, old);
     assert.equal(samples.filter((s) => !s.ok).length, 0, `failed calls: ${failureSummary(samples)}`);
     assert.ok(samples.length > 100, `a steady load ran (${samples.length} calls)`);
@@ -232,9 +251,9 @@ describe('chaos: a Consul cluster (3 servers, a client agent per host) under a f
     await cluster.waitForLeader();
     const leaderInMs = Math.round(performance.now() - backAt);
     await settled();
-    await sleep(1000);
+    const change = await changeReachesCaller();
     const samples = await load.stop();
-    record('(b) quorum lost 20 s', samples, `leader again ${leaderInMs} ms after both servers restarted`);
+    record('(b) quorum lost 20 s', samples, `leader again ${leaderInMs} ms after both servers restarted; ${change}`);
     assert.equal(noLeader, undefined, 'no leader while two of three servers were down');
     assert.equal(samples.filter((s) => !s.ok).length, 0, `failed calls: ${failureSummary(samples)}`);
   });
@@ -261,7 +280,8 @@ describe('chaos: a Consul cluster (3 servers, a client agent per host) under a f
     const registeredInMs = passingAgainAt - backAt;
     await waitPassing(fleet.map((f) => f.instance.id), 5000);
     await cluster.waitForMembers();
-    await sleep(1500);
+    const change = await changeReachesCaller();
+    await sleep(500);
     const samples = await load.stop();
     const servedAgain = samples.some((s) => s.instance === lonely.id && s.sentAt >= passingAgainAt);
     const reRegistered = (await readFile(join(dir, 'server-log-client-b.txt'), 'utf8'))
@@ -271,7 +291,7 @@ describe('chaos: a Consul cluster (3 servers, a client agent per host) under a f
       '(c) client agent SIGKILL',
       samples,
       `instance left the passing set ${leftAt - killedAt} ms after the kill; registered and passing on its agent again ${registeredInMs} ms after the agent returned; ` +
-        `re_registered by Farol: ${reRegistered}; served again: ${servedAgain}`,
+        `re_registered by Farol: ${reRegistered}; served again: ${servedAgain}; ${change}`,
     );
     assert.equal(sentThereLate, 0, `${sentThereLate} calls still sent to ${lonely.id} 3 s after it left the passing set`);
     assert.ok(reRegistered, `${lonely.id} logged re_registered: its own anti-entropy registered it with the agent that forgot it`);
@@ -289,9 +309,9 @@ describe('chaos: a Consul cluster (3 servers, a client agent per host) under a f
       await server.start();
       await settled();
     }
-    await sleep(1000);
+    const change = await changeReachesCaller();
     const samples = await load.stop();
-    record('(d) rolling restart', samples, `leaders seen: ${leaders.join(', ')}`);
+    record('(d) rolling restart', samples, `leaders after each stop: ${leaders.join(', ')}; ${change}`);
     assert.equal(samples.filter((s) => !s.ok).length, 0, `failed calls: ${failureSummary(samples)}`);
   });
 });
