@@ -14,7 +14,7 @@
  */
 import { request } from 'undici';
 import { ConsulClient, watchHealthService, type HealthServiceWatch } from '../../src/consul/index.js';
-import { channels, type ConsulRequestEnd, type ConsulWatchError, type DiscoveryUpdate } from '../../src/events/channels.js';
+import { channels, type ConsulAddressSwitch, type ConsulRequestEnd, type ConsulWatchError, type DiscoveryUpdate } from '../../src/events/channels.js';
 
 export interface DiscoveryFigures {
   /** Longest time between two answers of a default-mode watch with a 1 s wait, ms. */
@@ -23,6 +23,8 @@ export interface DiscoveryFigures {
   callerWatchErrors: number;
   /** Longest time from a failed query of the caller's watch to its next answer, ms. */
   callerOutageMs: number;
+  /** Times the caller's Consul client moved to another agent address (farol:consul:address:switch). */
+  callerAgentSwitches: number;
   /** Largest X-Consul-LastContact of a ?stale read at the caller's agent, ms; -1 when none answered. */
   maxStaleLastContactMs: number;
   /** ?stale reads answered with X-Consul-KnownLeader false. */
@@ -35,6 +37,8 @@ export interface DiscoveryObserver {
   /** Starts a scenario's figures afresh. */
   reset(): void;
   figures(): DiscoveryFigures;
+  /** Resolves once the caller's watch has had an answer since its last failed query (bounded by `timeoutMs`). */
+  callerRefreshed(timeoutMs: number): Promise<void>;
   /** Resolves with performance.now() of the first passing set published from now on that satisfies `test`. */
   nextUpdate(test: (ids: string[]) => boolean, timeoutMs: number): Promise<number>;
   close(): Promise<void>;
@@ -51,7 +55,7 @@ export function observeDiscovery(service: string, addresses: string[], opts: { s
   let callerFailingSince: number | undefined;
   let lastAnswerAt = performance.now();
   function fresh(): DiscoveryFigures {
-    return { gapMs: 0, callerWatchErrors: 0, callerOutageMs: 0, maxStaleLastContactMs: -1, staleNoLeaderAnswers: 0, staleReadFailures: 0 };
+    return { gapMs: 0, callerWatchErrors: 0, callerOutageMs: 0, callerAgentSwitches: 0, maxStaleLastContactMs: -1, staleNoLeaderAnswers: 0, staleReadFailures: 0 };
   }
 
   const observerClient = new ConsulClient({ address: addresses, timeoutMs: 2000 });
@@ -72,6 +76,9 @@ export function observeDiscovery(service: string, addresses: string[], opts: { s
     figures.callerOutageMs = Math.max(figures.callerOutageMs, Math.round(performance.now() - callerFailingSince));
     callerFailingSince = undefined;
   };
+  const onSwitch = (message: unknown): void => {
+    if (!fromObserver((message as ConsulAddressSwitch).owner)) figures.callerAgentSwitches += 1;
+  };
   const onUpdate = (message: unknown): void => {
     const event = message as DiscoveryUpdate;
     if (event.service !== service) return;
@@ -82,6 +89,7 @@ export function observeDiscovery(service: string, addresses: string[], opts: { s
   channels.consulWatchError.subscribe(onWatchError);
   channels.consulRequestEnd.subscribe(onRequestEnd);
   channels.discoveryUpdate.subscribe(onUpdate);
+  channels.consulAddressSwitch.subscribe(onSwitch);
 
   const watch: HealthServiceWatch = watchHealthService(observerClient, service, {
     passing: true,
@@ -132,6 +140,13 @@ export function observeDiscovery(service: string, addresses: string[], opts: { s
         callerOutageMs: Math.round(Math.max(figures.callerOutageMs, callerOpen)),
       };
     },
+    async callerRefreshed(timeoutMs) {
+      const deadline = performance.now() + timeoutMs;
+      while (callerFailingSince !== undefined) {
+        if (performance.now() > deadline) throw new Error(`the caller's watch of ${service} had no answer for ${timeoutMs} ms after its last failure`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
     nextUpdate(test, timeoutMs) {
       return new Promise((resolve, reject) => {
         const waiter = (ids: string[], at: number): void => {
@@ -154,6 +169,7 @@ export function observeDiscovery(service: string, addresses: string[], opts: { s
       channels.consulWatchError.unsubscribe(onWatchError);
       channels.consulRequestEnd.unsubscribe(onRequestEnd);
       channels.discoveryUpdate.unsubscribe(onUpdate);
+      channels.consulAddressSwitch.unsubscribe(onSwitch);
       await observerClient.close();
     },
   };
