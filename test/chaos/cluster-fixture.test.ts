@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { Agent, request } from 'undici';
 import { ConsulClient, consulOptionsFromEnv } from '../../src/consul/index.js';
 import { findConsulBinary } from '../support/consul-agent.js';
-import { startConsulCluster, type ConsulCluster } from '../support/consul-cluster.js';
+import { clusterAgentConfig, startConsulCluster, type ConsulCluster } from '../support/consul-cluster.js';
 
 const found = findConsulBinary();
 const skip = 'missing' in found && process.env.CI !== 'true' ? `no Consul binary: ${found.missing}` : false;
@@ -70,5 +70,50 @@ describe('the Consul cluster fixture with default-deny ACLs and HTTPS only (veri
     await agent.start();
     assert.notEqual(agent.pid, before);
     await cluster.waitForMembers({ timeoutMs: 20_000 });
+  });
+});
+
+describe('clusterAgentConfig: the configuration of one cluster agent', () => {
+  const base = {
+    ports: { http: 20001, server: 20002, serfLan: 20003 },
+    dataDir: '/tmp/x/data',
+    serverCount: 3,
+    retryJoin: ['127.0.0.1:20003', '127.0.0.1:20013', '127.0.0.1:20023'],
+    https: false,
+    checksTls: false,
+  };
+
+  it('makes a server expect the other servers, and keeps autopilot from removing one that is down', () => {
+    const config = clusterAgentConfig({ ...base, name: 'server-1', role: 'server' });
+    assert.equal(config.server, true);
+    assert.equal(config.bootstrap_expect, 3);
+    assert.deepEqual(config.autopilot, { min_quorum: 3, server_stabilization_time: '1s', cleanup_dead_servers: true });
+    assert.deepEqual(config.retry_join, base.retryJoin);
+    assert.equal(config.leave_on_terminate, false);
+    assert.equal(config.skip_leave_on_interrupt, true);
+    assert.deepEqual(config.ports, { http: 20001, https: -1, server: 20002, serf_lan: 20003, serf_wan: -1, dns: -1, grpc: -1, grpc_tls: -1 });
+  });
+
+  it('makes a client agent without server settings, with the management token as its agent token under ACLs', () => {
+    const config = clusterAgentConfig({ ...base, name: 'client-a', role: 'client', acl: { defaultPolicy: 'deny', managementToken: 't' } });
+    assert.equal(config.server, false);
+    assert.equal(config.bootstrap_expect, undefined);
+    assert.equal(config.autopilot, undefined);
+    assert.deepEqual((config.acl as { tokens: unknown }).tokens, { agent: 't' });
+  });
+
+  it('with https, serves the API on HTTPS only, on the same chosen port', () => {
+    const config = clusterAgentConfig({
+      ...base,
+      name: 'server-1',
+      role: 'server',
+      https: true,
+      tlsFiles: { caFile: 'ca.pem', certFile: 'cert.pem', keyFile: 'key.pem', verifyIncoming: true },
+      checksTls: true,
+    });
+    assert.equal((config.ports as { http: number }).http, -1);
+    assert.equal((config.ports as { https: number }).https, 20001);
+    assert.deepEqual(config.tls, { defaults: { ca_file: 'ca.pem' }, https: { cert_file: 'cert.pem', key_file: 'key.pem', verify_incoming: true } });
+    assert.equal(config.enable_agent_tls_for_checks, true);
   });
 });
