@@ -221,7 +221,6 @@ class ClusterAgentProcess implements ClusterAgent {
   readonly dataDir: string;
   readonly configFile: string;
   #child: ChildProcess | undefined;
-  #killOnExit: (() => void) | undefined;
 
   constructor(
     readonly name: string,
@@ -264,15 +263,8 @@ class ClusterAgentProcess implements ClusterAgent {
       await log.close();
     }
     child.unref();
+    // The cluster's one 'exit' listener kills it if the test process ends first (killNow).
     this.#child = child;
-    const killOnExit = (): void => {
-      child.kill('SIGKILL');
-    };
-    this.#killOnExit = killOnExit;
-    process.once('exit', killOnExit);
-    void exited(child).then(() => {
-      process.removeListener('exit', killOnExit);
-    });
 
     const deadline = performance.now() + timeoutMs;
     while (performance.now() < deadline) {
@@ -297,8 +289,6 @@ class ClusterAgentProcess implements ClusterAgent {
       await exited(child);
       clearTimeout(timer);
     }
-    if (this.#killOnExit) process.removeListener('exit', this.#killOnExit);
-    this.#killOnExit = undefined;
     this.#child = undefined;
   }
 
