@@ -1,4 +1,4 @@
-// Needs a Consul agent on $CONSUL_HTTP_ADDR or 127.0.0.1:8500 (`npx farol registry` runs one), then `npx farol certs init --service greeter && npx farol users add alice`.
+// Needs `npx farol certs init --service greeter && npx farol users add alice`, and Consul on $CONSUL_HTTP_ADDR or 127.0.0.1:8500 trusting certs/ca.pem (`npx farol registry --ca certs/ca.pem`).
 /**
  * The original project's servidor.py over Farol's public API: an HTTPS service with basic auth,
  * `greeter`, that registers itself in Consul and drains and deregisters on Ctrl-C or SIGTERM.

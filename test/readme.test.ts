@@ -48,6 +48,10 @@ export function readmeCommands(markdown: string): string[] {
 /** The README commands this file does not run, with the file that runs each and what that file must contain. */
 const runElsewhere: Record<string, { file: string; contains: string[]; why: string }> = {
   'npm install && npm start': { file: 'test/integration/cli/demo.test.ts', contains: ["'demo', '--once'"], why: 'npm start is farol demo (package.json); it runs until Ctrl-C, so the test runs it with --once' },
+  'npx farol certs init --service greeter && npx farol users add alice': { file: 'test/integration/examples.test.ts', contains: ["'certs', 'init', '--service', 'greeter'", "'users', 'add', 'alice'"], why: 'the examples\' own folder' },
+  'npx farol registry --ca certs/ca.pem &': { file: 'test/integration/examples.test.ts', contains: ["caFile: join(dir, 'certs', 'ca.pem')"], why: 'the examples test runs a real Consul agent that trusts the CA (farol registry --ca itself runs above)' },
+  'node --import tsx examples/server.ts': { file: 'test/integration/examples.test.ts', contains: ["runExample(dir, 'server.ts'"], why: 'runs until a signal, against a real Consul' },
+  'FAROL_PASSWORD=... node --import tsx examples/client.ts': { file: 'test/integration/examples.test.ts', contains: ["runExample(dir, 'client.ts'"], why: 'needs the server above' },
   'npm test': { file: '.ci/run', contains: ['npm test'], why: 'the whole suite, which CI runs' },
   'farol instances api --watch': { file: 'test/integration/cli/instances.test.ts', contains: ["'instances', 'shop', '--watch'"], why: 'it runs until a signal, which would stop the server it watches here too' },
   'FAROL_PASSWORD=$(openssl rand -hex 12) docker compose up --build -d': { file: 'scripts/container-check.sh', contains: ['podman build', 'up -d'], why: 'needs root and podman: test/integration/containers.test.ts runs the script' },
