@@ -1,7 +1,10 @@
 import { Command, CommanderError } from 'commander';
+import { farolVersion } from '../service/version.js';
 import { ExitCode, type ExitCodeValue } from './exit-codes.js';
-import type { CliContext, CliIO } from './run.js';
+import { helpConfiguration } from './help.js';
+import { reportError, type CliContext, type CliIO } from './run.js';
 import { registerCommands } from './commands/index.js';
+import { usageError } from './usage-error.js';
 
 export function defaultIO(): CliIO {
   return {
@@ -13,14 +16,32 @@ export function defaultIO(): CliIO {
   };
 }
 
+/** Commander's own end of a parse (help shown, version printed, a parse error), with the command it happened in. */
+class ParseEnded extends Error {
+  constructor(
+    readonly commanderError: CommanderError,
+    readonly command: Command,
+  ) {
+    super(commanderError.message);
+  }
+}
+
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('farol')
     .description('Find services through Consul and call them over verified TLS')
+    .version(farolVersion(), '-V, --version', 'print the version of farol')
     .option('--debug', 'print stack traces for errors')
-    .exitOverride()
-    .configureOutput({ writeOut: ctx.io.stdout, writeErr: ctx.io.stderr })
-    .showHelpAfterError('(run with --help for usage)');
+    .configureHelp(helpConfiguration())
+    // Commander's own "error: ..." line is replaced by the one format of every CLI error (main()).
+    .configureOutput({ writeOut: ctx.io.stdout, writeErr: ctx.io.stderr, outputError: () => undefined });
   registerCommands(program, ctx);
+  const endParseIn = (command: Command): void => {
+    command.exitOverride((error) => {
+      throw new ParseEnded(error, command);
+    });
+    for (const sub of command.commands) endParseIn(sub);
+  };
+  endParseIn(program);
   return program;
 }
 
@@ -34,14 +55,24 @@ export async function main(argv: string[], io: CliIO = defaultIO()): Promise<Exi
       exitCode = code;
     },
   };
-  const program = buildProgram(ctx);
   try {
-    await program.parseAsync(argv);
+    await buildProgram(ctx).parseAsync(argv);
   } catch (error) {
-    if (error instanceof CommanderError) {
-      return error.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
+    if (error instanceof ParseEnded) {
+      const { commanderError, command } = error;
+      if (commanderError.exitCode === 0) return ExitCode.OK; // --help, --version
+      if (commanderError.code === 'commander.help') {
+        // `farol` or `farol certs` alone: the help went to stderr; say why it is there.
+        io.stderr('\n');
+        return reportError(usageErrorForMissingCommand(command), ctx);
+      }
+      return reportError(usageError(commanderError, command), ctx);
     }
-    throw error;
+    return reportError(error, ctx);
   }
   return exitCode;
+}
+
+function usageErrorForMissingCommand(command: Command): ReturnType<typeof usageError> {
+  return usageError(new CommanderError(1, 'commander.missingCommand', `error: '${command.name()}' needs a command`), command);
 }

@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { Command } from 'commander';
+import { optionWithDescribedDefault } from '../help.js';
 import {
   BALANCER_KINDS,
   createClient,
@@ -118,22 +119,22 @@ export function registerCallCommand(program: Command, ctx: CliContext): void {
     .description('find a passing instance of SERVICE in Consul and call it over verified TLS')
     .argument('<service>', 'Consul service name')
     .argument('[path]', 'request path', '/')
-    .option('--user <name>', 'user for basic authentication (default: $FAROL_USER); the password comes from $FAROL_PASSWORD or a prompt')
+    .addOption(optionWithDescribedDefault('--user <name>', 'user for basic authentication; the password comes from $FAROL_PASSWORD or a prompt', '$FAROL_USER'))
     .option('--token', 'send a bearer token, read from $FAROL_TOKEN or a prompt')
     .option('--oauth-issuer <url>', 'get tokens with OAuth2 client credentials from this issuer (discovery); the secret comes from $FAROL_CLIENT_SECRET')
     .option('--oauth-token-url <url>', 'the token endpoint, instead of --oauth-issuer')
     .option('--client-id <id>', 'OAuth2 client id')
     .option('--scope <scopes>', 'OAuth2 scopes to ask for (space- or comma-separated)')
     .option('--audience <uri>', 'the service to ask a token for (RFC 8707 resource)')
-    .option('--oauth-ca <file>', "CA of the authorization server's certificate (default: the system CAs)")
+    .addOption(optionWithDescribedDefault('--oauth-ca <file>', "CA of the authorization server's certificate", 'the system CAs'))
     .option('--cert <file>', 'client certificate (PEM) for mTLS, e.g. certs/client-alice.pem')
     .option('--key <file>', 'private key of --cert')
-    .option('--ca <file>', 'CA certificate that signed the service certificates (default: $FAROL_CA or certs/ca.pem)')
+    .addOption(optionWithDescribedDefault('--ca <file>', 'CA certificate that signed the service certificates', '$FAROL_CA, else certs/ca.pem'))
     .option('--server-name <name>', "TLS name the certificate must carry; '{service}' becomes the service name")
-    .option('--method <method>', 'HTTP method (default: GET, or POST with --data)')
+    .addOption(optionWithDescribedDefault('--method <method>', 'HTTP method', 'GET, or POST with --data'))
     .option('--data <body>', 'request body')
     .option('--header <header>', "request header 'Name: value' (repeatable)", (value: string, all: string[]) => [...all, value], [])
-    .option('--consul <addr>', 'Consul HTTP address (default: $CONSUL_HTTP_ADDR or 127.0.0.1:8500)')
+    .addOption(optionWithDescribedDefault('--consul <addr>', 'Consul HTTP address', '$CONSUL_HTTP_ADDR, else 127.0.0.1:8500'))
     .option('--timeout <duration>', 'timeout of each try', '10s')
     .option('--balancer <kind>', `how an instance is chosen: ${BALANCER_KINDS.join(', ')}`, DEFAULT_BALANCER)
     .option('--retries <n>', 'further tries on other instances after a failure (idempotent methods only)', String(DEFAULT_RETRIES))

@@ -1,4 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import { optionWithDescribedDefault } from '../help.js';
 import { FarolError } from '../../errors.js';
 import {
   describeCertificateFile,
@@ -141,7 +142,7 @@ export function registerCertsCommand(program: Command, ctx: CliContext): void {
     .option('--service <name>', 'add <name>.service.consul to the server certificate (repeatable)', collect)
     .option('--host <name>', 'add a DNS name or IP address to the server certificate, e.g. a container host name (repeatable)', collect)
     .option('--client <name>', 'also issue a client certificate client-<name>.pem, identity spiffe://farol.local/client/<name> (repeatable)', collect)
-    .option('--days <n>', 'validity of the server and client certificates in days (default 365)', validityDays)
+    .addOption(optionWithDescribedDefault('--days <n>', 'validity of the server and client certificates in days', '365').argParser(validityDays))
     .option('--force', 'replace the server and client certificates that exist; the CA is kept')
     .option('--replace-ca', 'make a new CA even if one exists, and new certificates: every client and service then needs the new ca.pem')
     .action(
@@ -168,9 +169,9 @@ export function registerCertsCommand(program: Command, ctx: CliContext): void {
     .option('--host <name>', 'a DNS name or IP address the server certificate also answers to (repeatable); localhost, 127.0.0.1 and ::1 are always in', collect)
     .option('--service <name>', 'add <name>.service.consul to the server certificate (repeatable)', collect)
     .option('--client <name>', 'issue a client certificate client-<name>.pem instead, identity spiffe://farol.local/client/<name>', oneClient)
-    .option('--out <dir>', 'directory to write the certificate and key to (default: --dir)')
-    .option('--name <base>', 'write <base>.pem and <base>-key.pem (default: cert.pem and key.pem, or client-<name>.pem and client-<name>-key.pem)')
-    .option('--days <n>', 'validity in days (default 365; never past the CA\'s expiry)', validityDays)
+    .addOption(optionWithDescribedDefault('--out <dir>', 'directory to write the certificate and key to', 'the --dir directory'))
+    .addOption(optionWithDescribedDefault('--name <base>', 'write <base>.pem and <base>-key.pem', 'cert.pem and key.pem, or client-<name>.pem and client-<name>-key.pem'))
+    .addOption(optionWithDescribedDefault('--days <n>', 'validity in days, never past the CA\'s expiry', '365').argParser(validityDays))
     .option('--force', 'replace that certificate and key if they exist (never the CA)')
     .action(
       action(ctx, async (flags: CertsIssueFlags) => {
@@ -197,7 +198,7 @@ export function registerCertsCommand(program: Command, ctx: CliContext): void {
     .option('--dir <dir>', 'directory holding the CA (ca.pem, ca-key.pem) and certificates', 'certs')
     .option('--leaf-dir <dir>', 'also renew the certificates in this directory, e.g. one written by certs issue --out (repeatable)', collect)
     .option('--within <window>', 'renew what expires within this window: Nd for N days (a Farol extension) or a Go duration like 720h', '30d')
-    .option('--days <n>', 'validity of the renewed certificates in days (default: the lifetime each had)', validityDays)
+    .addOption(optionWithDescribedDefault('--days <n>', 'validity of the renewed certificates in days', 'the lifetime each had').argParser(validityDays))
     .option('--dry-run', 'only say what would be renewed')
     .action(
       action(ctx, async (flags: CertsRenewFlags) => {

@@ -1,4 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import { optionWithDescribedDefault } from '../help.js';
 import { consulOptionsFromEnv } from '../../consul/index.js';
 import { FarolError, isFarolError } from '../../errors.js';
 import { startDemo } from '../../demo/demo.js';
@@ -118,7 +119,7 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
     .option('--calls <n>', 'calls in the round', count, 6)
     .option('--service <name>', 'service name to register', 'farol-demo')
     .option('--dir <dir>', 'folder for the demo certificates and users file', '.farol/demo')
-    .option('--consul <address>', 'Consul agent address (env CONSUL_HTTP_ADDR, default 127.0.0.1:8500)')
-    .option('--log-file <file>', "one log file for the registry, the servers and the client ('-': stdout); default logs/{registry,server,client}-log.txt")
+    .addOption(optionWithDescribedDefault('--consul <address>', 'Consul agent address', '$CONSUL_HTTP_ADDR, else the embedded registry on 127.0.0.1:8500'))
+    .addOption(optionWithDescribedDefault('--log-file <file>', "one log file for the registry, the servers and the client ('-': stdout)", 'logs/{registry,server,client}-log.txt'))
     .action(action(ctx, (flags: DemoFlags) => demo(flags, ctx)));
 }

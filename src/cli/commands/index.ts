@@ -3,6 +3,7 @@ import type { CliContext } from '../run.js';
 import { registerCallCommand } from './call.js';
 import { registerCertsCommand } from './certs.js';
 import { registerDemoCommand } from './demo.js';
+import { registerInstancesCommand } from './instances.js';
 import { registerRegistryCommand } from './registry.js';
 import { registerServeCommand } from './serve.js';
 import { registerUsersCommand } from './users.js';
@@ -13,6 +14,7 @@ export function registerCommands(program: Command, ctx: CliContext): void {
   registerUsersCommand(program, ctx);
   registerServeCommand(program, ctx);
   registerCallCommand(program, ctx);
+  registerInstancesCommand(program, ctx);
   registerDemoCommand(program, ctx);
   registerRegistryCommand(program, ctx);
 }

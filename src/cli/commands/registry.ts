@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { optionWithDescribedDefault } from '../help.js';
 import { FarolError } from '../../errors.js';
 import { createLogger, reopenLogFilesOnSignal } from '../../log/logger.js';
 import { DEFAULT_REGISTRY_BIND, DEFAULT_REGISTRY_PORT, startRegistry } from '../../registry/index.js';
@@ -30,7 +31,7 @@ export function registerRegistryCommand(program: Command, ctx: CliContext): void
     .description('run the embedded Consul-compatible dev registry in the foreground until SIGINT/SIGTERM (one machine only; use a Consul cluster in production; SIGHUP reopens the log file)')
     .option('--port <port>', 'HTTP port (0 picks a free one)', String(DEFAULT_REGISTRY_PORT))
     .option('--bind <address>', 'address to listen on', DEFAULT_REGISTRY_BIND)
-    .option('--token <token>', 'ACL token every request must present (X-Consul-Token or Authorization: Bearer); env FAROL_REGISTRY_TOKEN')
+    .addOption(optionWithDescribedDefault('--token <token>', 'ACL token every request must present (X-Consul-Token or Authorization: Bearer)', '$FAROL_REGISTRY_TOKEN, else no ACL'))
     .option('--ca <file>', 'CA (PEM) that HTTPS health checks verify against, e.g. certs/ca.pem')
     .option('--log-file <file>', "log file ('-': JSON lines on stdout)", DEFAULT_REGISTRY_LOG_FILE)
     .action(action(ctx, (flags: RegistryFlags) => runRegistry(flags, ctx)));

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { optionWithDescribedDefault } from '../help.js';
 import { Registry } from 'prom-client';
 import { DEFAULT_METRICS_HOST, serveMetrics, type MetricsServer } from '../../events/serve-metrics.js';
 import { ConsulClient, consulOptionsFromEnv } from '../../consul/index.js';
@@ -165,22 +166,22 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
     .requiredOption('--service <name>', 'Consul service name')
     .option('--port <port>', 'port to listen on (0 picks a free one)', String(DEFAULT_PORT))
     .option('--bind <address>', 'address to listen on', DEFAULT_BIND)
-    .option('--address <address>', 'address registered in Consul (default: --bind, or 127.0.0.1 for 0.0.0.0)')
-    .option('--certs <dir>', 'folder with cert.pem and key.pem (env FAROL_CERTS_DIR, default certs)')
+    .addOption(optionWithDescribedDefault('--address <address>', 'address registered in Consul', '--bind, or 127.0.0.1 for 0.0.0.0'))
+    .addOption(optionWithDescribedDefault('--certs <dir>', 'folder with cert.pem and key.pem', '$FAROL_CERTS_DIR, else certs'))
     .option('--cert <file>', 'server certificate (PEM), instead of --certs')
     .option('--key <file>', 'server private key (PEM), with --cert')
-    .option('--users <file>', 'basic auth: users file from `farol users add` (env FAROL_USERS_FILE; default users.txt unless --jwks-url or --client-ca)')
+    .addOption(optionWithDescribedDefault('--users <file>', 'basic auth: users file from `farol users add`', '$FAROL_USERS_FILE, else users.txt unless --jwks-url or --client-ca'))
     .option('--jwks-url <url>', "bearer JWTs: the issuer's JWKS endpoint (https), with --issuer and --audience")
     .option('--issuer <iss>', 'bearer JWTs: the iss a token must carry')
     .option('--audience <aud>', "bearer JWTs: the aud a token must carry (this service's identifier)")
-    .option('--jwks-ca <file>', 'CA of the JWKS server certificate (default: the system CAs)')
+    .addOption(optionWithDescribedDefault('--jwks-ca <file>', 'CA of the JWKS server certificate', 'the system CAs'))
     .option('--client-ca <file>', 'mTLS: accept client certificates issued by this CA (e.g. certs/ca.pem)')
-    .option('--client-cert-required', 'mTLS: refuse connections without a trusted client certificate at the handshake (default when it is the only way in)')
+    .option('--client-cert-required', 'mTLS: refuse connections without a trusted client certificate at the handshake (always so when certificates are the only way in)')
     .option('--require-scope <scope>', 'every route needs a token with this scope (repeatable)', collect, [])
     .option('--allow <principal>', 'only these principals may call (user names, token subjects, certificate identities; repeatable)', collect, [])
     .option('--tag <tag>', 'Consul tag (repeatable)', collect, [])
     .option('--meta <key=value>', 'Consul service meta (repeatable)', collect, [])
-    .option('--check <kind>', 'health check: https (Consul calls /health) or ttl (heartbeats); default https, or ttl with a warning when Consul could not verify the certificate')
+    .addOption(optionWithDescribedDefault('--check <kind>', 'health check: https (Consul calls /health) or ttl (heartbeats)', 'https, or ttl with a warning when Consul could not verify the certificate'))
     .option('--check-interval <duration>', 'https: how often Consul checks; ttl: the TTL', '10s')
     .option('--health-port <port>', 'mTLS with certificates required: port of the listener that serves only /health without a client certificate, for Consul (0 picks a free one)', '0')
     .option('--headers-timeout <duration>', "drop a caller whose request headers have not all arrived after this long", '15s')
@@ -188,7 +189,7 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
     .option('--deregister-after <duration>', 'Consul removes an instance critical for this long', '1m')
     .option('--drain-delay <duration>', 'on SIGTERM: time between leaving Consul\'s passing set and closing the port', `${DEFAULT_DRAIN_DELAY_MS / 1000}s`)
     .option('--drain-timeout <duration>', 'on SIGTERM: longest wait for in-flight requests once the port is closed', `${DEFAULT_DRAIN_TIMEOUT_MS / 1000}s`)
-    .option('--consul <address>', 'Consul agent address (env CONSUL_HTTP_ADDR, default 127.0.0.1:8500)')
+    .addOption(optionWithDescribedDefault('--consul <address>', 'Consul agent address', '$CONSUL_HTTP_ADDR, else 127.0.0.1:8500'))
     .option('--no-register', 'do not register in Consul (standalone)')
     .option('--log-file <file>', "audit log file ('-': JSON lines on stdout)", DEFAULT_LOG_FILE)
     .option('--metrics-port <port>', 'serve Prometheus metrics at http://<metrics-bind>:<port>/metrics (plain HTTP; 0 picks a free port)')

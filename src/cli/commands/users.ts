@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { optionWithDescribedDefault } from '../help.js';
 import { addUser, assertValidUserName, readUsersFile, removeUser } from '../../auth/index.js';
 import { FarolError } from '../../errors.js';
 import { ExitCode } from '../exit-codes.js';
@@ -27,13 +28,13 @@ const PICKED_UP = 'running services using this file pick the change up within 2 
 /** `farol users add|remove|list`: manage the users file that Basic auth checks passwords against. */
 export function registerUsersCommand(program: Command, ctx: CliContext): void {
   const users = program.command('users').description('add, remove or list users in the users file (Basic auth)');
-  const fileHelp = `users file (default: $FAROL_USERS_FILE, else ${DEFAULT_USERS_FILE})`;
+  const fileOption = () => optionWithDescribedDefault('--file <path>', 'users file', `$FAROL_USERS_FILE, else ${DEFAULT_USERS_FILE}`);
 
   users
     .command('add')
     .description('add a user, or set the password of an existing one')
     .argument('<name>', 'user name')
-    .option('--file <path>', fileHelp)
+    .addOption(fileOption())
     .option('--password-stdin', 'read the password from standard input instead of prompting')
     .action(
       action(ctx, async (name: string, options: { file?: string; passwordStdin?: boolean }) => {
@@ -56,7 +57,7 @@ export function registerUsersCommand(program: Command, ctx: CliContext): void {
     .command('remove')
     .description('remove a user')
     .argument('<name>', 'user name')
-    .option('--file <path>', fileHelp)
+    .addOption(fileOption())
     .action(
       action(ctx, async (name: string, options: { file?: string }) => {
         const file = usersFilePath(ctx, options.file);
@@ -70,7 +71,7 @@ export function registerUsersCommand(program: Command, ctx: CliContext): void {
   users
     .command('list')
     .description('print the user names, one per line (never the password hashes)')
-    .option('--file <path>', fileHelp)
+    .addOption(fileOption())
     .action(
       action(ctx, async (options: { file?: string }) => {
         const file = usersFilePath(ctx, options.file);
