@@ -1,0 +1,83 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
+import { fastify, type FastifyInstance } from 'fastify';
+import { isFarolError } from '../../src/errors.js';
+import { farolPlugin } from '../../src/service/index.js';
+import { basic, tempDir, writeUsers } from './fixtures.js';
+
+const password = 'correct horse battery staple';
+
+describe('farolPlugin on an app the team made (no listening socket: inject)', () => {
+  let dir: string;
+  let app: FastifyInstance;
+
+  before(async () => {
+    dir = await tempDir();
+    const usersFile = await writeUsers(dir, { alice: password, bob: password });
+    app = fastify();
+    app.get('/before', async (request) => ({ user: request.principal?.id }));
+    await app.register(farolPlugin, { service: { name: 'orders' }, auth: { usersFile, loginLimits: false }, consul: false, drain: { delayMs: 0 } });
+    app.get('/orders', async (request) => ({ user: request.principal?.id }));
+    app.get('/open', { config: { auth: { public: true } } }, async (request) => ({ user: request.principal }));
+    app.get('/alice-only', { config: { auth: { require: { principals: ['alice'] } } } }, async () => ({ ok: true }));
+    await app.ready();
+  });
+
+  after(async () => {
+    await app?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('decorates the app with the instance and every request with its principal', () => {
+    assert.match(app.farol.instanceId, /^orders-[0-9a-f]{8}$/);
+    assert.equal(app.farol.name, 'orders');
+    assert.equal(app.farol.draining, false);
+  });
+
+  it('requires credentials on every route, those declared before the plugin and unknown ones included', async () => {
+    for (const url of ['/orders', '/before', '/nowhere']) {
+      const response = await app.inject({ url });
+      assert.equal(response.statusCode, 401, url);
+      assert.match(String(response.headers['www-authenticate']), /^Basic realm="orders"/);
+    }
+    const ok = await app.inject({ url: '/orders', headers: { authorization: basic('alice', password) } });
+    assert.deepEqual([ok.statusCode, ok.json()], [200, { user: 'alice' }]);
+    assert.equal((await app.inject({ url: '/orders', headers: { authorization: basic('alice', 'wrong') } })).statusCode, 401);
+  });
+
+  it('lets a route be public or demand more, through its config.auth', async () => {
+    const open = await app.inject({ url: '/open' });
+    assert.deepEqual([open.statusCode, open.json()], [200, { user: null }]);
+    assert.equal((await app.inject({ url: '/alice-only', headers: { authorization: basic('alice', password) } })).statusCode, 200);
+    const bob = await app.inject({ url: '/alice-only', headers: { authorization: basic('bob', password) } });
+    assert.deepEqual([bob.statusCode, bob.json().error], [403, 'forbidden']);
+  });
+
+  it('answers GET /health without credentials', async () => {
+    const health = await app.inject({ url: '/health' });
+    assert.deepEqual([health.statusCode, health.json()], [200, { status: 'passing', instance: app.farol.instanceId }]);
+    assert.equal(health.headers['cache-control'], 'no-store');
+  });
+});
+
+describe('farolPlugin options', () => {
+  it('refuses an app with no service name, and bad options, as CONFIG_INVALID naming the option', async () => {
+    const authenticators = [{ scheme: 'Basic', challenge: () => 'Basic realm="x"', authenticate: async () => ({ outcome: 'absent' as const }) }];
+    const withoutName = fastify();
+    await assert.rejects(
+      withoutName.register(farolPlugin, { auth: { authenticators }, consul: false }).ready(),
+      (error: unknown) => isFarolError(error, 'CONFIG_INVALID') && /option service/.test(error.message),
+    );
+    const badDrain = fastify();
+    await assert.rejects(
+      badDrain.register(farolPlugin, { service: { name: 'orders' }, auth: { authenticators }, consul: false, drain: { delayMs: -1 } }).ready(),
+      (error: unknown) => isFarolError(error, 'CONFIG_INVALID') && /option drain\.delayMs/.test(error.message),
+    );
+    const noWayIn = fastify();
+    await assert.rejects(
+      noWayIn.register(farolPlugin, { service: { name: 'orders' }, auth: {}, consul: false }).ready(),
+      (error: unknown) => isFarolError(error, 'CONFIG_INVALID') && /no way to authenticate/.test(error.message),
+    );
+  });
+});
