@@ -66,17 +66,26 @@ describe('farolPlugin options', () => {
     const authenticators = [{ scheme: 'Basic', challenge: () => 'Basic realm="x"', authenticate: async () => ({ outcome: 'absent' as const }) }];
     const withoutName = fastify();
     await assert.rejects(
-      withoutName.register(farolPlugin, { auth: { authenticators }, consul: false }).ready(),
+      async () => {
+        await withoutName.register(farolPlugin, { auth: { authenticators }, consul: false });
+        await withoutName.ready();
+      },
       (error: unknown) => isFarolError(error, 'CONFIG_INVALID') && /option service/.test(error.message),
     );
     const badDrain = fastify();
     await assert.rejects(
-      badDrain.register(farolPlugin, { service: { name: 'orders' }, auth: { authenticators }, consul: false, drain: { delayMs: -1 } }).ready(),
+      async () => {
+        await badDrain.register(farolPlugin, { service: { name: 'orders' }, auth: { authenticators }, consul: false, drain: { delayMs: -1 } });
+        await badDrain.ready();
+      },
       (error: unknown) => isFarolError(error, 'CONFIG_INVALID') && /option drain\.delayMs/.test(error.message),
     );
     const noWayIn = fastify();
     await assert.rejects(
-      noWayIn.register(farolPlugin, { service: { name: 'orders' }, auth: {}, consul: false }).ready(),
+      async () => {
+        await noWayIn.register(farolPlugin, { service: { name: 'orders' }, auth: {}, consul: false });
+        await noWayIn.ready();
+      },
       (error: unknown) => isFarolError(error, 'CONFIG_INVALID') && /no way to authenticate/.test(error.message),
     );
   });
