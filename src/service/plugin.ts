@@ -84,6 +84,10 @@ export interface FarolDecoration {
    * 503 during the wait unless the app was created with return503OnClosing: false.
    */
   drain(reason?: string): Promise<void>;
+  /** drain(), in the shape stopOnSignals takes: `stopOnSignals(app.farol)`. */
+  stop(opts?: { reason?: string }): Promise<void>;
+  /** Reads the users file (and, with `tls`, the certificate files) again now: `reloadOnSignal(app.farol)`. */
+  reload(): Promise<void>;
 }
 
 declare module 'fastify' {
@@ -166,6 +170,7 @@ const plugin: FastifyPluginAsync<FarolPluginOptions> = async (app, opts) => {
     rejectStarted = reject;
   });
   started.catch(() => undefined);
+  let draining: Promise<void> | undefined;
 
   const decoration: FarolDecoration = {
     owner,
@@ -180,10 +185,20 @@ const plugin: FastifyPluginAsync<FarolPluginOptions> = async (app, opts) => {
       return healthListener?.port;
     },
     started: () => started,
-    async drain(reason) {
-      await started.catch(() => undefined);
-      await life.leave(reason);
-      await app.close();
+    drain(reason) {
+      draining ??= (async () => {
+        // A drain asked for while registering waits for it; an app that never listened has nothing to wait for.
+        if (app.server.listening) await started.catch(() => undefined);
+        await life.leave(reason);
+        await app.close();
+      })();
+      return draining;
+    },
+    stop(stopOpts) {
+      return decoration.drain(stopOpts?.reason);
+    },
+    async reload() {
+      await Promise.all([auth.reload(), opts.tls?.reload()]);
     },
   };
   app.decorate('farol', decoration);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { fastify, type FastifyInstance } from 'fastify';
 import { isFarolError } from '../../src/errors.js';
-import { farolPlugin } from '../../src/service/index.js';
+import { farolPlugin, stopOnSignals } from '../../src/service/index.js';
 import { basic, tempDir, writeUsers } from './fixtures.js';
 
 const password = 'correct horse battery staple';
@@ -58,6 +58,31 @@ describe('farolPlugin on an app the team made (no listening socket: inject)', ()
     const health = await app.inject({ url: '/health' });
     assert.deepEqual([health.statusCode, health.json()], [200, { status: 'passing', instance: app.farol.instanceId }]);
     assert.equal(health.headers['cache-control'], 'no-store');
+  });
+});
+
+describe('farolPlugin drain', () => {
+  it('app.farol fits stopOnSignals: SIGTERM drains the app, which had never listened, at once', async () => {
+    const dir = await tempDir();
+    try {
+      const app = fastify();
+      await app.register(farolPlugin, { service: { name: 'orders' }, auth: { usersFile: await writeUsers(dir, { alice: password }) }, consul: false, drain: { delayMs: 0 } });
+      await app.ready();
+      const exited = new Promise<number>((resolve) => {
+        const remove = stopOnSignals(app.farol, {
+          onExit: (code) => {
+            remove();
+            resolve(code);
+          },
+        });
+      });
+      process.emit('SIGTERM', 'SIGTERM');
+      assert.equal(await exited, 0);
+      assert.equal(app.farol.draining, true);
+      assert.equal(app.farol.registration.health().statusCode, 503);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
