@@ -125,7 +125,20 @@ function requestRef(request: FastifyRequest): object {
   return ref;
 }
 
+const PLUGIN_OPTIONS = new Set<string>([
+  'service', 'registration', 'auth', 'consul', 'check', 'drain', 'keepRegistered', 'certificate',
+  'tls', 'health', 'timeouts', 'register', 'logger', 'metrics', 'tracing',
+]);
+/** Options fastify itself reads from any register() call. */
+const FASTIFY_REGISTER_OPTIONS = new Set<string>(['prefix', 'logLevel', 'logSerializers']);
+
 function lifecycleOf(opts: FarolPluginOptions): ServiceRegistration {
+  const unknown = Object.keys(opts).find((key) => !PLUGIN_OPTIONS.has(key) && !FASTIFY_REGISTER_OPTIONS.has(key));
+  if (unknown !== undefined) {
+    throw new FarolError('CONFIG_INVALID', `invalid farol plugin option ${unknown}: unknown option`, {
+      hint: `the options are ${[...PLUGIN_OPTIONS].join(', ')}`,
+    });
+  }
   if (opts.registration !== undefined) return opts.registration;
   if (opts.service === undefined) {
     throw new FarolError('CONFIG_INVALID', 'invalid farol plugin option service: required', {
@@ -147,17 +160,19 @@ const plugin: FastifyPluginAsync<FarolPluginOptions> = async (app, opts) => {
   const life = lifecycleOf(opts);
   const { owner } = life;
   const detachLog = opts.logger === undefined ? () => undefined : subscribeLogger(opts.logger, { owner, addressKey: (address) => addressKey(address) });
-  let auth: RequestAuth;
   const ownsAuth = !isRequestAuth(opts.auth);
+  let auth: RequestAuth | undefined;
+  let observation: Observation;
   try {
     auth = isRequestAuth(opts.auth)
       ? opts.auth
       : await createRequestAuth({ realm: life.name, ...opts.auth }, { owner, instance: life.instanceId });
+    observation = observeService({ owner }, { metrics: opts.metrics, tracing: opts.tracing });
   } catch (error) {
+    if (ownsAuth) await auth?.close();
     detachLog();
     throw error;
   }
-  const observation: Observation = observeService({ owner }, { metrics: opts.metrics, tracing: opts.tracing });
   const stopSwapping = opts.tls ? followTlsProvider(app.server as unknown as TlsServer, opts.tls) : () => undefined;
 
   let healthListener: HealthListener | undefined;

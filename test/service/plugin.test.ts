@@ -105,6 +105,14 @@ describe('farolPlugin options', () => {
       },
       (error: unknown) => isFarolError(error, 'CONFIG_INVALID') && /option drain\.delayMs/.test(error.message),
     );
+    const typo = fastify();
+    await assert.rejects(
+      async () => {
+        await typo.register(farolPlugin, { service: { name: 'orders' }, auth: { authenticators }, consul: false, drian: { delayMs: 0 } } as never);
+        await typo.ready();
+      },
+      (error: unknown) => isFarolError(error, 'CONFIG_INVALID') && /option drian: unknown option/.test(error.message),
+    );
     const noWayIn = fastify();
     await assert.rejects(
       async () => {
