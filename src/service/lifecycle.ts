@@ -183,7 +183,7 @@ class Lifecycle implements ServiceRegistration {
         ...this.facts(),
         state: 'started',
         url: this.url!,
-        registered: consul !== undefined,
+        registered: this.registered,
         check: plan.kind,
         healthPort: at.healthPort,
       });
@@ -310,13 +310,15 @@ export async function awaitClosed(closed: Promise<void>, server: Server, life: P
     timer = setTimeout(() => resolve(true), timeoutMs);
   });
   // Responses started before the drain carry no `Connection: close`; their sockets go once idle.
-  const sweep = setInterval(() => server.closeIdleConnections(), 100);
+  // (An HTTP/2 server has no such calls: its sessions close with the server.)
+  const closeIdle = (): void => (typeof server.closeIdleConnections === 'function' ? server.closeIdleConnections() : undefined);
+  const sweep = setInterval(closeIdle, 100);
   const forced = await Promise.race([closed.then(() => false as const), timedOut]);
   clearTimeout(timer);
   clearInterval(sweep);
   if (forced) {
     life.warn('drain_forced', `in-flight requests still running after ${timeoutMs} ms: closing their connections`, undefined, timeoutMs);
-    server.closeAllConnections();
+    if (typeof server.closeAllConnections === 'function') server.closeAllConnections();
     await closed;
   }
   return { forced };
