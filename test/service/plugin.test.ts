@@ -1,10 +1,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { connect } from 'node:tls';
 import { fastify, type FastifyInstance } from 'fastify';
 import { isFarolError } from '../../src/errors.js';
-import { farolPlugin, stopOnSignals } from '../../src/service/index.js';
-import { basic, tempDir, writeUsers } from './fixtures.js';
+import { createServerTlsProvider, issueCertificate, serverSubjectAltNames } from '../../src/pki/index.js';
+import { farolHttpsOptions, farolPlugin, stopOnSignals } from '../../src/service/index.js';
+import { basic, issueTestPki, tempDir, writeServerFiles, writeUsers } from './fixtures.js';
 
 const password = 'correct horse battery staple';
 
@@ -80,6 +84,49 @@ describe('farolPlugin drain', () => {
       assert.equal(await exited, 0);
       assert.equal(app.farol.draining, true);
       assert.equal(app.farol.registration.health().statusCode, 503);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** The serial number of the certificate a new handshake with 127.0.0.1:port presents. */
+function servedSerial(port: number, ca: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, ca, servername: 'localhost' }, () => {
+      const serial = new X509Certificate(socket.getPeerX509Certificate()!.raw).serialNumber;
+      socket.end();
+      resolve(serial);
+    });
+    socket.on('error', reject);
+  });
+}
+
+describe("farolPlugin on an app served with Farol's TLS provider", () => {
+  it('new handshakes get a rotated certificate, with no restart', async () => {
+    const dir = await tempDir();
+    try {
+      const pki = await issueTestPki(dir);
+      const tls = await createServerTlsProvider({ keyPair: { certFile: pki.certFile, keyFile: pki.keyFile } });
+      const app = fastify({ https: farolHttpsOptions(tls) });
+      await app.register(farolPlugin, { service: { name: 'api' }, auth: { usersFile: await writeUsers(dir, { alice: password }) }, consul: false, tls, drain: { delayMs: 0 } });
+      try {
+        await app.listen({ host: '127.0.0.1', port: 0 });
+        await app.farol.started();
+        const { port } = app.server.address() as AddressInfo;
+        const before = await servedSerial(port, pki.caPem);
+        assert.equal(before, new X509Certificate(tls.current().keyPair.certPem).serialNumber);
+
+        const next = await issueCertificate(pki.ca, { commonName: 'localhost', usage: 'server', ...serverSubjectAltNames(['api']) });
+        await writeServerFiles(dir, next);
+        await tls.reload();
+        const after = await servedSerial(port, pki.caPem);
+        assert.notEqual(after, before);
+        assert.equal(after, new X509Certificate(next.certPem).serialNumber);
+      } finally {
+        await app.close();
+        tls.close();
+      }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
