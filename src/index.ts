@@ -15,6 +15,23 @@ export {
   type JwtOptions,
   type ClientCertificateOptions,
   type RouteAuth,
+  farolPlugin,
+  type FarolPluginOptions,
+  type FarolDecoration,
+  createRequestAuth,
+  sendAuthFailure,
+  type RequestAuth,
+  type RequestAuthOutcome,
+  type AuthFailure,
+  type AuthOptions,
+  createRegistration,
+  closeHttpServer,
+  type ServiceRegistration,
+  type RegistrationOptions,
+  type ListeningAt,
+  farolHttpsOptions,
+  followTlsProvider,
+  type FarolHttpsOptions,
 } from './service/index.js';
 
 export {

@@ -332,7 +332,7 @@ export type ServiceState =
   | (ServiceFacts & { readonly state: 'stopped'; readonly reason: string; readonly ms: number });
 
 export interface ServiceWarning extends ServiceFacts {
-  readonly warning: 'check_ttl_chosen' | 'maintenance_failed' | 'deregister_failed' | 'drain_forced' | 'stop_failed' | 'reload_failed';
+  readonly warning: 'check_ttl_chosen' | 'maintenance_failed' | 'deregister_failed' | 'drain_forced' | 'stop_failed' | 'reload_failed' | 'register_failed';
   readonly message: string;
   readonly error: string | undefined;
   readonly timeoutMs?: number;

@@ -11,7 +11,10 @@ import {
 } from '../auth/index.js';
 import { channels, eventError, type EventOwner } from '../events/channels.js';
 import { loadCaBundle, type CaSource } from '../pki/index.js';
-import type { JwtOptions, ResolvedServiceOptions } from './options.js';
+import type { JwtOptions, ResolvedAuthOptions } from './options.js';
+
+/** What the chain is built from: the resolved auth options (createService passes its own, realm = its name). */
+export type AuthChainOptions = Omit<ResolvedAuthOptions, 'require'>;
 
 /** The authenticators a service runs, what its listener must ask of TLS, and what to release on stop. */
 export interface ServiceAuth {
@@ -32,7 +35,7 @@ export interface ServiceAuth {
  * caller's own authenticators. The header schemes come first: a caller that sends an
  * Authorization header means it, even on a connection that also carries a certificate.
  */
-export async function buildServiceAuth(opts: ResolvedServiceOptions, owner: EventOwner): Promise<ServiceAuth> {
+export async function buildServiceAuth(opts: AuthChainOptions, owner: EventOwner): Promise<ServiceAuth> {
   const closers: (() => Promise<void>)[] = [];
   try {
     return await buildChain(opts, owner, closers);
@@ -43,14 +46,14 @@ export async function buildServiceAuth(opts: ResolvedServiceOptions, owner: Even
   }
 }
 
-async function buildChain(opts: ResolvedServiceOptions, owner: EventOwner, closers: (() => Promise<void>)[]): Promise<ServiceAuth> {
+async function buildChain(opts: AuthChainOptions, owner: EventOwner, closers: (() => Promise<void>)[]): Promise<ServiceAuth> {
   const authenticators: Authenticator[] = [];
   let users: UsersSource | undefined;
   if (opts.usersFile !== undefined) {
     const source = await watchUsersFile(opts.usersFile, { events: owner });
     users = source;
     closers.push(async () => source.close());
-    const basic = createBasicAuthenticator({ users: source, realm: opts.name });
+    const basic = createBasicAuthenticator({ users: source, realm: opts.realm });
     authenticators.push(
       opts.loginLimits === false
         ? basic
@@ -58,7 +61,7 @@ async function buildChain(opts: ResolvedServiceOptions, owner: EventOwner, close
     );
   }
   if (opts.jwt !== undefined) {
-    const jwt = await jwtAuthenticator(opts.jwt, opts.name, owner);
+    const jwt = await jwtAuthenticator(opts.jwt, opts.realm, owner);
     authenticators.push(jwt);
     closers.push(() => jwt.close());
   }

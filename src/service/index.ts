@@ -17,8 +17,31 @@ export {
   type HealthCheckKind,
   type JwtOptions,
   type ClientCertificateOptions,
+  resolveAuthOptions,
+  resolveRegistrationOptions,
+  type AuthOptions,
+  type RegistrationOptions,
 } from './options.js';
 export type { FarolApp, InstanceView, RouteAuth } from './app.js';
 export { buildRegistration, newInstanceId, checkIdFor, heartbeatIntervalMs, isUnknownCheck, type RegistrationInput } from './registration.js';
 export { checkServerName, planHealthCheck, type CheckServerName, type HealthCheckPlan } from './check-server-name.js';
 export { startHealthListener, healthAnswer, HEALTH_PATH, type HealthListener, type HealthListenerOptions, type KeyPairFeed } from './health-listener.js';
+export { farolPlugin, type FarolPluginOptions, type FarolDecoration } from './plugin.js';
+export {
+  createRequestAuth,
+  requestAuthOver,
+  sendAuthFailure,
+  unauthorizedAnswer,
+  forbiddenAnswer,
+  limitedAnswer,
+  pathOf,
+  type RequestAuth,
+  type RequestAuthOutcome,
+  type AuthFailure,
+  type AuthFailureStatus,
+  type AuthenticateRequestOptions,
+  type RequestAuthIdentity,
+  type RequestEventFacts,
+} from './request-auth.js';
+export { createRegistration, closeHttpServer, type ServiceRegistration, type ListeningAt, type ServiceWarningKind } from './lifecycle.js';
+export { farolHttpsOptions, followTlsProvider, type FarolHttpsOptions } from './server-tls.js';

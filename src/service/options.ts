@@ -208,38 +208,67 @@ const timeoutMs = z
   .min(100, { error: 'must be 100-3600000 (milliseconds)' })
   .max(3_600_000, { error: 'must be 100-3600000 (milliseconds)' });
 
+const serviceName = z
+  .string()
+  .regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/, {
+    error: "must be a DNS label: letters, digits and '-', 1-63 characters",
+  });
+const loginLimits = z.union([z.literal(false), plainObject('attempt limiter options or false')]);
+const checkOptions = z
+  .strictObject({
+    kind: z.enum(['https', 'ttl'], { error: "must be 'https' or 'ttl'" }).optional(),
+    interval: goDuration(true).default('10s'),
+    timeout: goDuration(false).default('5s'),
+    deregisterCriticalAfter: goDuration(false).default('1m'),
+    ttl: goDuration(true).default('15s'),
+  })
+  .prefault({});
+const drainOptions = z
+  .strictObject({
+    delayMs: milliseconds(MAX_DRAIN_DELAY_MS).default(DEFAULT_DRAIN_DELAY_MS),
+    timeoutMs: milliseconds(MAX_DRAIN_TIMEOUT_MS).default(DEFAULT_DRAIN_TIMEOUT_MS),
+  })
+  .prefault({});
+const keepRegisteredOptions = z
+  .strictObject({ intervalMs: milliseconds(3_600_000).default(DEFAULT_KEEP_REGISTERED_INTERVAL_MS) })
+  .prefault({});
+const tags = z.array(nonEmpty).default([]);
+const meta = z
+  .record(metaKey, z.string().max(512, { error: 'values must be at most 512 characters' }))
+  .refine((meta) => Object.keys(meta).length <= 62, { error: 'at most 62 entries' })
+  .default({});
+const logger = z.custom<Logger>((value) => typeof (value as Logger | null)?.info === 'function' && typeof (value as Logger).child === 'function', {
+  error: 'must be a pino Logger',
+});
+const metrics = z.custom<boolean | Registry>((value) => typeof value === 'boolean' || typeof (value as Registry | null)?.metrics === 'function', {
+  error: 'must be true, false or a prom-client Registry',
+});
+
+/** How callers authenticate: shared by createService, the fastify plugin and createRequestAuth. */
+const authFields = {
+  usersFile: nonEmpty.optional(),
+  authenticators: z.array(authenticator).min(1, { error: 'must hold at least one authenticator' }).optional(),
+  jwt: jwt.optional(),
+  clientCertificates: clientCertificates.optional(),
+  loginLimits: loginLimits.optional(),
+  require: requirement.optional(),
+};
+const NO_WAY_IN = 'no way to authenticate callers: give usersFile, jwt, clientCertificates or authenticators';
+const hasWayIn = (opts: { usersFile?: unknown; jwt?: unknown; clientCertificates?: unknown; authenticators?: unknown }): boolean =>
+  opts.usersFile !== undefined || opts.jwt !== undefined || opts.clientCertificates !== undefined || opts.authenticators !== undefined;
+
 const schema = z
   .strictObject({
-    name: z
-      .string()
-      .regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/, {
-        error: "must be a DNS label: letters, digits and '-', 1-63 characters",
-      }),
-    port: z.number({ error: 'must be 0-65535' }).int({ error: 'must be 0-65535' }).min(0, { error: 'must be 0-65535' }).max(65535, { error: 'must be 0-65535' }).default(DEFAULT_PORT),
+    name: serviceName,
+    port: port.default(DEFAULT_PORT),
     bind: nonEmpty.default(DEFAULT_BIND),
     advertiseAddress: nonEmpty.optional(),
     tls,
-    usersFile: nonEmpty.optional(),
-    authenticators: z.array(authenticator).min(1, { error: 'must hold at least one authenticator' }).optional(),
-    jwt: jwt.optional(),
-    clientCertificates: clientCertificates.optional(),
-    loginLimits: z.union([z.literal(false), plainObject('attempt limiter options or false')]).optional(),
-    require: requirement.optional(),
+    ...authFields,
     consul: consul.optional(),
-    tags: z.array(nonEmpty).default([]),
-    meta: z
-      .record(metaKey, z.string().max(512, { error: 'values must be at most 512 characters' }))
-      .refine((meta) => Object.keys(meta).length <= 62, { error: 'at most 62 entries' })
-      .default({}),
-    check: z
-      .strictObject({
-        kind: z.enum(['https', 'ttl'], { error: "must be 'https' or 'ttl'" }).optional(),
-        interval: goDuration(true).default('10s'),
-        timeout: goDuration(false).default('5s'),
-        deregisterCriticalAfter: goDuration(false).default('1m'),
-        ttl: goDuration(true).default('15s'),
-      })
-      .prefault({}),
+    tags,
+    meta,
+    check: checkOptions,
     health: z.strictObject({ port: port.default(0) }).prefault({}),
     timeouts: z
       .strictObject({
@@ -247,53 +276,59 @@ const schema = z
         headersMs: timeoutMs.default(DEFAULT_HEADERS_TIMEOUT_MS),
       })
       .prefault({}),
-    drain: z
-      .strictObject({
-        delayMs: milliseconds(MAX_DRAIN_DELAY_MS).default(DEFAULT_DRAIN_DELAY_MS),
-        timeoutMs: milliseconds(MAX_DRAIN_TIMEOUT_MS).default(DEFAULT_DRAIN_TIMEOUT_MS),
-      })
-      .prefault({}),
-    keepRegistered: z
-      .strictObject({ intervalMs: milliseconds(3_600_000).default(DEFAULT_KEEP_REGISTERED_INTERVAL_MS) })
-      .prefault({}),
+    drain: drainOptions,
+    keepRegistered: keepRegisteredOptions,
     logFile: nonEmpty.optional(),
-    logger: z
-      .custom<Logger>((value) => typeof (value as Logger | null)?.info === 'function' && typeof (value as Logger).child === 'function', {
-        error: 'must be a pino Logger',
-      })
-      .optional(),
+    logger: logger.optional(),
     routes: z
       .custom<NonNullable<ServiceOptions['routes']>>((value) => typeof value === 'function', { error: 'must be a function' })
       .optional(),
-    metrics: z
-      .custom<boolean | Registry>((value) => typeof value === 'boolean' || typeof (value as Registry | null)?.metrics === 'function', {
-        error: 'must be true, false or a prom-client Registry',
-      })
-      .optional(),
+    metrics: metrics.optional(),
     tracing: z.boolean({ error: 'must be true or false' }).optional(),
   })
-  .refine(
-    (opts) => opts.usersFile !== undefined || opts.jwt !== undefined || opts.clientCertificates !== undefined || opts.authenticators !== undefined,
-    { error: 'no way to authenticate callers: give usersFile, jwt, clientCertificates or authenticators', path: ['usersFile'] },
-  );
+  .refine(hasWayIn, { error: NO_WAY_IN, path: ['usersFile'] });
+
+/** The options of createRequestAuth (and the plugin's `auth`): a realm and at least one way in. */
+const authSchema = z
+  .strictObject({ realm: serviceName, ...authFields })
+  .refine(hasWayIn, { error: NO_WAY_IN, path: ['usersFile'] });
+
+/** The options of createRegistration (and the plugin's registration part). */
+const registrationSchema = z.strictObject({
+  service: z.strictObject({
+    name: serviceName,
+    address: nonEmpty.optional(),
+    instanceId: z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, { error: 'must be 1-128 letters, digits, _ . : or -' }).optional(),
+    tags,
+    meta,
+  }),
+  consul: consul.optional(),
+  check: checkOptions,
+  drain: drainOptions,
+  keepRegistered: keepRegisteredOptions,
+  certificate: z.union([nonEmpty, z.custom<() => string>((value) => typeof value === 'function')], { error: 'must be PEM text or a function returning it' }).optional(),
+});
 
 export type ResolvedServiceOptions = z.output<typeof schema> & { advertiseAddress: string };
 
-const WILDCARD_ADDRESSES = new Set(['0.0.0.0', '::', '[::]']);
+const WILDCARD_ADDRESSES = new Set(['0.0.0.0', '::', '[::]', '::ffff:0.0.0.0']);
+
+/** The first issue of a failed parse as CONFIG_INVALID naming the option. */
+function configInvalid(error: z.ZodError, what: string, hint: string): FarolError {
+  const issue = error.issues[0]!;
+  const unknown = issue.code === 'unrecognized_keys' ? issue.keys : undefined;
+  const field = [...issue.path, ...(unknown ? [unknown[0]] : [])].map(String).join('.') || 'options';
+  // A record key's own rule is nested one level down.
+  const keyIssue = issue.code === 'invalid_key' ? issue.issues[0] : undefined;
+  const message = unknown ? 'unknown option' : (keyIssue?.message ?? issue.message);
+  return new FarolError('CONFIG_INVALID', `invalid ${what} option ${field}: ${message}`, { hint });
+}
 
 /** Validates and fills in defaults; a bad value becomes CONFIG_INVALID naming the option. */
 export function resolveServiceOptions(input: ServiceOptions): ResolvedServiceOptions {
   const parsed = schema.safeParse(input);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const unknown = issue.code === 'unrecognized_keys' ? issue.keys : undefined;
-    const field = [...issue.path, ...(unknown ? [unknown[0]] : [])].map(String).join('.') || 'options';
-    // A record key's own rule is nested one level down.
-    const keyIssue = issue.code === 'invalid_key' ? issue.issues[0] : undefined;
-    const message = unknown ? 'unknown option' : (keyIssue?.message ?? issue.message);
-    throw new FarolError('CONFIG_INVALID', `invalid service option ${field}: ${message}`, {
-      hint: 'check the options passed to createService (or the matching farol serve flag)',
-    });
+    throw configInvalid(parsed.error, 'service', 'check the options passed to createService (or the matching farol serve flag)');
   }
   const opts = parsed.data;
   if (opts.require !== undefined) opts.require = accessRequirement(opts.require);
@@ -301,3 +336,50 @@ export function resolveServiceOptions(input: ServiceOptions): ResolvedServiceOpt
   return { ...opts, advertiseAddress };
 }
 
+/** How callers authenticate (createRequestAuth, the plugin's `auth`). `realm`: the service name, in Basic and Bearer challenges. */
+export interface AuthOptions {
+  realm: string;
+  usersFile?: string;
+  jwt?: JwtOptions;
+  clientCertificates?: ClientCertificateOptions;
+  authenticators?: Authenticator[];
+  loginLimits?: AttemptLimiterOptions | false;
+  require?: AccessRequirement;
+}
+export type ResolvedAuthOptions = z.output<typeof authSchema>;
+
+export function resolveAuthOptions(input: AuthOptions, what = 'auth'): ResolvedAuthOptions {
+  const parsed = authSchema.safeParse(input);
+  if (!parsed.success) throw configInvalid(parsed.error, what, 'check the auth options (usersFile, jwt, clientCertificates, authenticators, require)');
+  const opts = parsed.data;
+  if (opts.require !== undefined) opts.require = accessRequirement(opts.require);
+  return opts;
+}
+
+/**
+ * An instance's life in Consul (createRegistration, and the plugin's registration part).
+ * `service.address`: the address registered (default: the address the server is bound to, or
+ * 127.0.0.1 for a wildcard). `certificate`: the served certificate (PEM), from which the HTTPS
+ * check's TLSServerName is decided (or TTL when Consul could not verify it); without it the
+ * check verifies the registered address.
+ */
+export interface RegistrationOptions {
+  service: { name: string; address?: string; instanceId?: string; tags?: string[]; meta?: Record<string, string> };
+  consul?: ConsulClient | ConsulClientOptions | false;
+  check?: ServiceOptions['check'];
+  drain?: ServiceOptions['drain'];
+  keepRegistered?: ServiceOptions['keepRegistered'];
+  certificate?: string | (() => string);
+}
+export type ResolvedRegistrationOptions = z.output<typeof registrationSchema>;
+
+export function resolveRegistrationOptions(input: RegistrationOptions, what = 'registration'): ResolvedRegistrationOptions {
+  const parsed = registrationSchema.safeParse(input);
+  if (!parsed.success) throw configInvalid(parsed.error, what, 'check the registration options (service, consul, check, drain, keepRegistered)');
+  return parsed.data;
+}
+
+/** The address registered for a server bound to `bind`. */
+export function advertisedAddressFor(bind: string): string {
+  return WILDCARD_ADDRESSES.has(bind) ? '127.0.0.1' : bind;
+}

@@ -19,12 +19,12 @@ function facts(service: { readonly name?: string; readonly instanceId: string },
 }
 
 /**
- * Stops the service cleanly on SIGINT or SIGTERM, then calls onExit(0) (or onExit(1) if stopping
+ * Stops the service (a FarolService, or `app.farol` of an app with the plugin) cleanly on SIGINT or SIGTERM, then calls onExit(0) (or onExit(1) if stopping
  * failed). A second signal while stopping calls onExit(1) at once, for an operator who will not wait.
  * Returns a function that removes the handlers.
  */
 export function stopOnSignals(
-  service: FarolService,
+  service: Pick<FarolService, 'instanceId' | 'stop'> & { readonly owner?: EventOwner; readonly name?: string },
   opts: { logger?: Logger; onExit?: (code: number) => void } = {},
 ): () => void {
   const exitProcess = opts.onExit ?? ((code: number) => process.exit(code));
