@@ -143,5 +143,14 @@ export function classifyNetError(error: unknown): NetFailure {
   if (code) return { kind: 'connect', code, reason: CONNECT_FAILURES[code]!, neverSent: true };
   code = find(SOCKET_FAILURES);
   if (code) return { kind: 'socket', code, reason: SOCKET_FAILURES[code]!, neverSent: false };
-  return { kind: 'other', code: codes[0], reason: error instanceof Error ? error.message : String(error), neverSent: false };
+  return { kind: 'other', code: codes[0], reason: describe(error), neverSent: false };
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  try {
+    return String(error);
+  } catch {
+    return 'unknown failure';
+  }
 }
