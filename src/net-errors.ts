@@ -103,21 +103,29 @@ export const UNTRUSTED_CERTIFICATE: Readonly<Record<string, string>> = {
 };
 
 /**
+ * Not Node's: a connection on which the client presented a certificate and the server closed
+ * right after the handshake without a byte (Node's TLS server does that, with no alert, when the
+ * client certificate fails its verification). src/client/pools.ts sets it.
+ */
+export const CLOSED_AFTER_HANDSHAKE = 'FAROL_CLOSED_AFTER_HANDSHAKE';
+
+/**
  * TLS alerts a server sends when it refuses the client's certificate (or its absence). With TLS
  * 1.3 they arrive after the client's side of the handshake is done.
  */
 export const CLIENT_CERTIFICATE_REFUSED: Readonly<Record<string, string>> = {
-  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: 'it requires a client certificate and none was given',
-  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: 'it does not trust the CA of the client certificate',
-  ERR_SSL_TLSV13_ALERT_UNKNOWN_CA: 'it does not trust the CA of the client certificate',
-  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: 'it found the client certificate bad',
-  ERR_SSL_TLSV1_ALERT_BAD_CERTIFICATE: 'it found the client certificate bad',
-  ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN: 'it could not use the client certificate',
-  ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE: 'it does not support the client certificate',
-  ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED: 'the client certificate has expired',
-  ERR_SSL_SSLV3_ALERT_CERTIFICATE_REVOKED: 'the client certificate has been revoked',
-  ERR_SSL_TLSV1_ALERT_ACCESS_DENIED: 'it denied access to the client certificate',
-  ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR: 'the client certificate does not match its key',
+  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: 'requires a client certificate and none was given',
+  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: 'does not trust the CA of the client certificate',
+  ERR_SSL_TLSV13_ALERT_UNKNOWN_CA: 'does not trust the CA of the client certificate',
+  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: 'found the client certificate bad',
+  ERR_SSL_TLSV1_ALERT_BAD_CERTIFICATE: 'found the client certificate bad',
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN: 'could not use the client certificate',
+  ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE: 'does not support the client certificate',
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED: 'says the client certificate has expired',
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_REVOKED: 'says the client certificate has been revoked',
+  ERR_SSL_TLSV1_ALERT_ACCESS_DENIED: 'denied access to the client certificate',
+  ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR: 'says the client certificate does not match its key',
+  [CLOSED_AFTER_HANDSHAKE]: 'closed the connection right after the TLS handshake, before any answer (what a Node service requiring mutual TLS does with a certificate from a CA it does not trust)',
 };
 
 const NOT_TLS = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'ERR_SSL_HTTP_REQUEST']);

@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import { buildConnector, Pool, type Dispatcher } from 'undici';
 import type { Instance } from './instance.js';
 import { instanceOrigin } from './instance.js';
+import { CLOSED_AFTER_HANDSHAKE } from '../net-errors.js';
 
 /**
  * The name the instance's certificate must carry. A template such as '{service}.service.consul'
@@ -71,7 +72,7 @@ export class InstancePools {
         ...(this.opts.connections === undefined ? {} : { connections: this.opts.connections }),
         connect: (options, callback) =>
           connector(options, (error, socket) => {
-            if (socket) this.alerts.watch(socket);
+            if (socket) this.alerts.watch(socket, this.opts.clientCertificate !== undefined);
             callback(error, socket as never);
           }),
       });
@@ -123,15 +124,36 @@ class TlsAlerts {
   private static readonly KEEP = 64;
   private readonly byLocalPort = new Map<number, Error>();
 
-  watch(socket: Socket): void {
+  /**
+   * Called with the socket right after its handshake, before undici adds its listeners, so these
+   * run first. With `presentedCertificate`, a close before the peer sent a single byte is kept
+   * too: Node's TLS server closes so, without an alert, on a client certificate it does not trust.
+   */
+  watch(socket: Socket, presentedCertificate: boolean): void {
     const localPort = socket.localPort;
     if (localPort === undefined) return;
+    let alerted = false;
     socket.once('error', (error: NodeJS.ErrnoException) => {
       if (typeof error.code !== 'string' || !error.code.startsWith('ERR_SSL_')) return;
-      this.byLocalPort.delete(localPort);
-      this.byLocalPort.set(localPort, error);
-      if (this.byLocalPort.size > TlsAlerts.KEEP) this.byLocalPort.delete(this.byLocalPort.keys().next().value!);
+      alerted = true;
+      this.keep(localPort, error);
     });
+    if (!presentedCertificate) return;
+    const bytesAtHandshake = socket.bytesRead;
+    const closed = (): void => {
+      if (alerted || socket.bytesRead !== bytesAtHandshake) return;
+      const error = new Error('the service closed the connection right after the TLS handshake, before any answer') as NodeJS.ErrnoException;
+      error.code = CLOSED_AFTER_HANDSHAKE;
+      this.keep(localPort, error);
+    };
+    socket.once('end', closed);
+    socket.once('close', closed);
+  }
+
+  private keep(localPort: number, error: Error): void {
+    this.byLocalPort.delete(localPort);
+    this.byLocalPort.set(localPort, error);
+    if (this.byLocalPort.size > TlsAlerts.KEEP) this.byLocalPort.delete(this.byLocalPort.keys().next().value!);
   }
 
   behind(error: unknown): Error | undefined {

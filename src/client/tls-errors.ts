@@ -61,7 +61,7 @@ export function requestFailureToFarolError(error: unknown, ctx: RequestFailureCo
           details,
         });
       }
-      return new FarolError('AUTH_REJECTED', `the service refused the client certificate: ${where} says ${failure.reason} (${code})`, {
+      return new FarolError('AUTH_REJECTED', `the service refused the client certificate: ${where} ${failure.reason} (${code})`, {
         hint: 'use a client certificate issued by the CA the service trusts (its --client-ca): --cert/--key, tls.clientCertificate in the library',
         cause: error,
         details,
