@@ -89,15 +89,28 @@ function settle(closing: Promise<void>, callback: (() => void) | undefined): Pro
  * maps) becomes a call of the service; HTTPS only, since every call is made over verified TLS.
  */
 function routeByHost(parts: DispatcherParts, passThrough: () => Dispatcher): Dispatcher.DispatcherComposeInterceptor {
-  return (dispatch) => (opts, handler) => {
-    const origin = opts.origin;
+  // Origins repeat (fetch passes one string per host): parse each once.
+  const routes = new Map<string, { url: URL | undefined; service: string | undefined }>();
+  const route = (origin: unknown): { url: URL | undefined; service: string | undefined } => {
+    const key = typeof origin === 'string' ? origin : undefined;
+    const known = key === undefined ? undefined : routes.get(key);
+    if (known) return known;
     let url: URL | undefined;
     try {
-      url = origin === undefined ? undefined : origin instanceof URL ? origin : new URL(String(origin));
+      url = origin === undefined || origin === null ? undefined : origin instanceof URL ? origin : new URL(String(origin));
     } catch {
       url = undefined;
     }
-    const service = url === undefined ? undefined : parts.serviceOfHost(url.hostname);
+    const found = { url, service: url === undefined ? undefined : parts.serviceOfHost(url.hostname) };
+    if (key !== undefined) {
+      if (routes.size >= 1024) routes.clear();
+      routes.set(key, found);
+    }
+    return found;
+  };
+  return (dispatch) => (opts, handler) => {
+    const origin = opts.origin;
+    const { url, service } = route(origin);
     if (service !== undefined) {
       if (url!.protocol !== 'https:') {
         failRequest(
