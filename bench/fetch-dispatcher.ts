@@ -94,8 +94,14 @@ export async function benchFetchDispatcher(options: FetchDispatcherOptions = {})
     let agentRequests = 0;
     let dispatcherRequests = 0;
     for (let round = 0; round < rounds; round += 1) {
-      agentRequests += await load(direct, agent, concurrency, sliceMs);
-      dispatcherRequests += await load(viaFarol, client.dispatcher, concurrency, sliceMs);
+      // Alternate which row goes first, so neither always inherits the other's garbage.
+      if (round % 2 === 0) {
+        agentRequests += await load(direct, agent, concurrency, sliceMs);
+        dispatcherRequests += await load(viaFarol, client.dispatcher, concurrency, sliceMs);
+      } else {
+        dispatcherRequests += await load(viaFarol, client.dispatcher, concurrency, sliceMs);
+        agentRequests += await load(direct, agent, concurrency, sliceMs);
+      }
     }
     const agentRate = agentRequests / seconds;
     const dispatcherRate = dispatcherRequests / seconds;
