@@ -59,6 +59,10 @@ class CallDispatcher extends Dispatcher {
       failRequest(handler, new FarolError('NOT_A_SERVICE', 'the request names no service', { hint: 'dispatch through client.dispatcher' }));
       return false;
     }
+    if (opts.upgrade !== undefined && opts.upgrade !== null && opts.upgrade !== false) {
+      failRequest(handler, new FarolError('REQUEST_FAILED', `upgrades (${String(opts.upgrade)}) are not supported by the Farol dispatcher`, { hint: 'call the service with plain HTTP requests' }));
+      return false;
+    }
     this.parts.startCall(service, opts, handler);
     return true;
   }
