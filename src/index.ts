@@ -44,7 +44,18 @@ export {
   type FarolClient,
   type Instance,
   type BalancerKind,
+  type Balancer,
+  type BalancerContext,
+  type BalancerFactory,
+  type ClientRetryOptions,
+  type ClientDiscoveryOptions,
+  createBalancer,
+  decideRetry,
+  type RetryDecision,
+  type RetryFacts,
+  type TryOutcome,
 } from './client/index.js';
+export { classifyNetError, type NetFailure, type NetFailureKind } from './net-errors.js';
 
 export {
   createBasicAuthenticator,

@@ -51,7 +51,7 @@ export function createDiscovery(opts: DiscoveryOptions): Discovery {
   let closed = false;
 
   function closedError(): FarolError {
-    return new FarolError('ABORTED', 'this Farol client has been closed', { hint: 'create a new client with createClient()' });
+    return new FarolError('CLIENT_CLOSED', 'this Farol client has been closed', { hint: 'create a new client with createClient()' });
   }
 
   function startWatch(service: string): ServiceWatch {

@@ -6,6 +6,10 @@ export type { CallSample, LoadReport } from './load-report.js';
 export { ServedSet, DEFAULT_SERVED_SET_OPTIONS } from './served-set.js';
 export type { ServedSetOptions } from './served-set.js';
 export type { ClientOptions, ClientCertificate, ClientTlsOptions, CallOptions, CallResult, FarolClient } from './client.js';
+export { resolveClientOptions, groupOptions, serviceOfHost, DEFAULT_SERVICE_HOST_SUFFIX } from './options.js';
+export type { BalancerContext, BalancerFactory, ClientRetryOptions, ClientDiscoveryOptions, ResolvedClientOptions } from './options.js';
+export { decideRetry, isRetryableOutcome } from './retry-decision.js';
+export type { RetryDecision, RetryFacts, StopReason, TryOutcome } from './retry-decision.js';
 export { instancesFromEntries, instanceOrigin, hostPort } from './instance.js';
 export type { Instance, InstanceSource } from './instance.js';
 export {

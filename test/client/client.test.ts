@@ -591,6 +591,6 @@ describeWithConsul('client against a real Consul agent', (getAgent) => {
     const farol = client();
     await farol.close();
     const error = await rejection(farol.call('api'));
-    assert.equal(error.code, 'ABORTED');
+    assert.equal(error.code, 'CLIENT_CLOSED');
   });
 });

@@ -1,7 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Pool } from 'undici';
-import { exchange, InstancePools, serverNameFor, TryTimedOut } from '../../src/client/pools.js';
+import { InstancePools, serverNameFor } from '../../src/client/pools.js';
 import { issueCertificate } from '../../src/pki/index.js';
 import { answerWithInstance, createTestPki, startHttpsServer } from './fixtures.js';
 
@@ -77,54 +76,6 @@ describe('instance pools and mutual TLS', () => {
       assert.deepEqual(server.requests.map((request) => request.clientCertificateCn), ['caller-before', 'caller-after']);
     } finally {
       await pools.close();
-      await server.close();
-    }
-  });
-});
-
-describe('one exchange on a pool', () => {
-  it('resolves with the status, headers and whole body as text', async () => {
-    const pki = await createTestPki();
-    const server = await startHttpsServer(pki.server, (_req, res) => {
-      res.setHeader('x-note', 'hello');
-      res.write('\uFEFFfirst ');
-      res.end('second');
-    });
-    const pool = new Pool(`https://127.0.0.1:${server.port}`, { connect: { ca: pki.ca.certPem } });
-    try {
-      const answer = await exchange(pool, { method: 'GET', path: '/x', headers: { 'x-asked': 'yes' }, body: null }, 5000);
-      assert.equal(answer.statusCode, 200);
-      assert.equal(answer.headers['x-note'], 'hello');
-      assert.equal(answer.body, 'first second', 'without the byte order mark, as undici body.text()');
-      assert.equal(server.requests[0]?.url, '/x');
-    } finally {
-      await pool.close();
-      await server.close();
-    }
-  });
-
-  it('gives up, at its own time, a request still queued behind a busy connection; and aborts on the caller\'s signal', async () => {
-    const pki = await createTestPki();
-    const server = await startHttpsServer(pki.server, () => undefined); // never answers
-    const pool = new Pool(`https://127.0.0.1:${server.port}`, { connections: 1, connect: { ca: pki.ca.certPem } });
-    try {
-      const caller = new AbortController();
-      const first = exchange(pool, { method: 'GET', path: '/first', headers: {}, body: null }, 60_000, caller.signal);
-      const firstOutcome = first.then(() => 'answered', (error: unknown) => error);
-      const queued = await exchange(pool, { method: 'GET', path: '/queued', headers: {}, body: null }, 100).then(
-        () => assert.fail('nothing answers'),
-        (error: unknown) => error,
-      );
-      assert.ok(queued instanceof TryTimedOut, String(queued));
-      assert.equal(queued.timeoutMs, 100);
-      caller.abort();
-      const aborted = await firstOutcome;
-      assert.equal((aborted as Error).name, 'AbortError');
-      const already = await exchange(pool, { method: 'GET', path: '/', headers: {}, body: null }, 1000, caller.signal).catch((error: unknown) => error);
-      assert.equal((already as Error).name, 'AbortError', 'an already aborted signal stops the exchange before it is sent');
-      assert.ok(server.requests.every((request) => request.url !== '/'));
-    } finally {
-      await pool.destroy();
       await server.close();
     }
   });

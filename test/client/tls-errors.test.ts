@@ -34,7 +34,7 @@ describe('mapping request failures to Farol errors', () => {
     assert.match(required.hint ?? '', /--cert\/--key/);
     const unknownCa = requestFailureToFarolError(systemError('ERR_SSL_TLSV13_ALERT_UNKNOWN_CA'), ctx);
     assert.equal(unknownCa.code, 'AUTH_REJECTED');
-    assert.match(unknownCa.message, /does not trust the client certificate/);
+    assert.match(unknownCa.message, /^the service refused the client certificate: .*does not trust the CA of the client certificate/);
   });
 
   it('says a self-signed certificate is self-signed', () => {

@@ -159,12 +159,11 @@ export function registerCallCommand(program: Command, ctx: CliContext): void {
           tls: {
             ca: { file: flags.ca ?? (env.FAROL_CA || 'certs/ca.pem') },
             ...(who.clientCertificate ? { clientCertificate: who.clientCertificate } : {}),
+            ...(flags.serverName ? { serverName: flags.serverName } : {}),
           },
           ...(who.provider ? { credentials: who.provider } : {}),
-          ...(flags.serverName ? { serverName: flags.serverName } : {}),
-          timeoutMs,
+          retry: { timeoutMs, retries },
           balancer,
-          retries,
           logFile: flags.logFile,
         });
         const callOptions = { method, path, headers, ...(flags.data === undefined ? {} : { body: flags.data }) };
