@@ -54,6 +54,7 @@ import {
   startFixture,
   startProgram,
   stopAll,
+  stopChild,
   waitForHttps,
   waitForPassing,
   type NodeChild,
@@ -306,11 +307,14 @@ function printCase(testCase: Case, sick: number, measured: Measured[], loadBefor
 let tempDir: string | undefined;
 let consulAgent: ConsulAgent | undefined;
 const instanceChildren: ChildProcess[] = [];
+let haproxyProcess: ChildProcess | undefined;
 let cleaning: Promise<void> | undefined;
 
 function cleanUp(): Promise<void> {
   cleaning ??= (async () => {
-    // Instances first: they deregister from Consul, which must still be up.
+    // HAProxy first (its checks would only report the instances going), then the instances: they
+    // deregister from Consul, which must still be up.
+    if (haproxyProcess) await stopChild(haproxyProcess);
     await stopAll(instanceChildren);
     await consulAgent?.stop().catch((error: unknown) => console.error(`bench:tail: stopping Consul: ${(error as Error).message}`));
     if (tempDir !== undefined) await rm(tempDir, { recursive: true, force: true });
@@ -364,7 +368,6 @@ async function main(): Promise<void> {
 
   const skipped: string[] = [];
   let haproxyPorts: Record<'roundrobin' | 'leastconn', number> | undefined;
-  let haproxyProcess: ChildProcess | undefined;
   if (haproxy && 'skip' in haproxy) {
     skipped.push(`HAProxy rows: ${haproxy.skip}`);
   } else if (haproxy) {
