@@ -38,7 +38,9 @@
  *
  *   npm run bench -- --requests 20000 --concurrency 64 --seconds 20
  *   npm run bench -- --rows 2,7            (row 1, the baseline, always runs)
- *   npm run bench -- --profile /tmp/prof   (CPU profiles of the load generators and instances)
+ *   npm run bench -- --profile /tmp/prof   (CPU profiles of every process, and the allocations of
+ *                                           each load generator's first measured slice, garbage
+ *                                           included; summed up by npm run bench:profile -- /tmp/prof)
  *   npm run bench -- --connections 8       (createClient's connectionsPerInstance in the Farol rows)
  *   npm run bench -- --rounds 1            (each row in one go, as before interleaving)
  *   FAROL_BENCH_REQUESTS=2000 FAROL_BENCH_CONCURRENCY=32 FAROL_BENCH_SECONDS=10 npm run bench
@@ -204,7 +206,8 @@ interface NodeChild {
 function startFixture(script: string, name: string, config: unknown): NodeChild {
   if (cleaning) throw new Error(`not starting ${name}: the bench is stopping`);
   // One folder per process: Node writes a profile per thread (tsx's loader runs in a thread of its own).
-  const profile = PROFILE_DIR === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', join(PROFILE_DIR, name.replace(/\W+/g, '-'))];
+  const dir = PROFILE_DIR === undefined ? undefined : join(PROFILE_DIR, name.replace(/\W+/g, '-'));
+  const profile = dir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', dir];
   const child = spawn(process.execPath, [...profile, '--import', 'tsx', join(FIXTURES, script)], {
     cwd: REPO_ROOT,
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -379,7 +382,9 @@ interface RowRun {
 /** Starts a row's load generator and waits for the end of its warm-up. */
 async function startRow(spec: RowSpec): Promise<RowRun> {
   console.error(`bench: row ${spec.number} (${spec.label}): warming up (${WARMUP.requests} requests or ${WARMUP.seconds} s)…`);
-  const load = startFixture('load.ts', `load generator (${spec.label})`, spec.config);
+  const name = `load generator (${spec.label})`;
+  const config = PROFILE_DIR === undefined ? spec.config : { ...spec.config, allocationProfile: join(PROFILE_DIR, name.replace(/\W+/g, '-'), 'measured-slice.heapprofile') };
+  const load = startFixture('load.ts', name, config);
   await load.messages.next((WARMUP.seconds + 60) * 1000, 'the end of its warm-up');
   return { spec, load, slices: [] };
 }
