@@ -23,7 +23,8 @@
  * whatever the earlier ones are doing, and latency is counted from that intended start, so a
  * stalled instance cannot hide by slowing the load generator down (no coordinated omission). A
  * request succeeds when it is answered 200 within --deadline ms (every request is aborted after
- * 5× the deadline). Each row warms up for --warmup s at the same rate in the sick state first.
+ * 5× the deadline). Each row gets a fresh load generator (a fresh client: nothing learnt in the
+ * previous case carries over) and warms up for --warmup s at the same rate in the sick state.
  *
  * Prints one table per case (p50, p99, p99.9, success within the deadline, where the requests
  * went, CPU per request of the client and of the servers), the machine's load, the goals with
@@ -392,18 +393,20 @@ async function main(): Promise<void> {
   };
   const rows = ROWS.filter((row) => row.kind !== 'haproxy' || haproxyPorts !== undefined);
   const consulPids = ownChildrenNamed('consul');
-  const loads = new Map<number, NodeChild>();
-  for (const row of rows) {
+  // A fresh load generator (and so a fresh client, balancer and pool) for every row of every
+  // case: what a balancer learnt in the previous case (say, that an instance stalled) must not
+  // weigh on the next one.
+  const startLoadGenerator = async (row: RowSpec, testCase: Case): Promise<NodeChild> => {
     const config: OpenLoopConfig =
       row.kind === 'farol'
-        ? { ...common, mode: 'farol', balancer: row.balancer!, consulAddress: consulAgent.address, service: SERVICE, instances: INSTANCES, logFile: file(`client-${row.number}.log`) }
+        ? { ...common, mode: 'farol', balancer: row.balancer!, consulAddress: consulAgent!.address, service: SERVICE, instances: INSTANCES, logFile: file(`client-${testCase.key}-${row.number}.log`) }
         : row.kind === 'haproxy'
           ? { ...common, mode: 'pool', origin: `https://127.0.0.1:${haproxyPorts![row.haproxyBalance!]}` }
           : { ...common, mode: 'balanced', origins: instancePorts.map((port) => `https://127.0.0.1:${port}`) };
     const load = startFixture('open-loop.ts', `load generator (${row.label})`, config);
     await load.messages.next(60_000, 'that it is ready');
-    loads.set(row.number, load);
-  }
+    return load;
+  };
 
   const servers = (row: RowSpec) => (): ServerProcess[] => [
     ...instances.map((instance, i) => ({ name: `instance ${i + 1}`, pid: instance.pid })),
@@ -428,7 +431,10 @@ async function main(): Promise<void> {
     const measured: Measured[] = [];
     for (const row of rows) {
       console.error(`bench:tail:   row ${row.number} (${row.label})…`);
-      const m = await measureRow(row, loads.get(row.number)!, instances, servers(row));
+      const load = await startLoadGenerator(row, testCase);
+      const m = await measureRow(row, load, instances, servers(row));
+      load.tell('end');
+      await stopChild(load.child);
       console.error(`bench:tail:   row ${row.number}: p99 ${ms(quantile(m.sorted, 0.99))} ms, success ${pct(successWithinDeadline(m))}`);
       measured.push(m);
     }
@@ -447,7 +453,6 @@ async function main(): Promise<void> {
     console.log(`- chart: ${chart}`);
     if (index < CASES.length - 1) console.error('');
   }
-  for (const load of loads.values()) load.tell('end');
 }
 
 try {
