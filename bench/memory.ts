@@ -20,10 +20,11 @@
  *   npm run bench:memory
  *   npm run bench:memory -- --seconds 5 --concurrency 16 --settle 2 --rows 2,3
  *   npm run bench:memory -- --no-modules
+ *   npm run build && npm run bench:memory -- --dist   (Farol from its build, as a package runs)
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,6 +54,7 @@ const { values: flags } = parseArgs({
     settle: { type: 'string' },
     rows: { type: 'string' },
     'no-modules': { type: 'boolean' },
+    dist: { type: 'boolean' },
   },
   strict: true,
 });
@@ -60,6 +62,12 @@ const SECONDS = positive('seconds', flags.seconds, 15);
 const CONCURRENCY = Math.round(positive('concurrency', flags.concurrency, 32));
 const SETTLE_SECONDS = positive('settle', flags.settle, 5);
 const MODULES = flags['no-modules'] !== true;
+/** Farol's rows from the build in dist/: its own modules are then not compiled by tsx at start. */
+const DIST = flags.dist === true;
+if (DIST && !existsSync(join(REPO_ROOT, 'dist', 'src', 'index.js'))) {
+  console.error('bench:memory: --dist needs a build: run `npm run build` first');
+  process.exit(2);
+}
 
 interface RowSpec {
   number: number;
@@ -122,6 +130,7 @@ async function measureRow(row: RowSpec, files: { cert: string; key: string; user
     keyFile: files.key,
     usersFile: files.users,
     logFile: files.log,
+    dist: DIST,
     ...(row.consul && consul ? { consulAddress: consul.address } : {}),
   });
   try {
@@ -255,7 +264,7 @@ async function main(): Promise<void> {
 
   console.log(
     `\nnpm run bench:memory: each server idle ${SETTLE_SECONDS} s, then ${SECONDS} s of load with ${CONCURRENCY} requests in flight; ` +
-      `Node ${process.version}, ${cpus().length} CPUs; load average before ${formatLoad(loadBefore)}, after ${formatLoad(loadAfter)}`,
+      `Farol from ${DIST ? 'dist/ (its build)' : 'src/ through tsx'}; Node ${process.version}, ${cpus().length} CPUs; load average before ${formatLoad(loadBefore)}, after ${formatLoad(loadAfter)}`,
   );
   console.log(`Reproduce: ${reproduceCommand('bench:memory')}\n`);
   console.log('| # | server | idle RSS MB | idle heap used / total MB | loaded RSS MB | peak RSS under load MB | loaded heap used / total MB | external MB | VmHWM MB | requests | server CPU µs/req | idle RSS vs fastify | loaded RSS vs fastify |');

@@ -446,8 +446,10 @@ async function main(): Promise<void> {
       await latencyChartSvg(
         `Case ${testCase.key}: ${testCase.title}, ${RATE} req/s open-loop`,
         measured.map((m) => ({ label: `${m.row.number}. ${m.row.label} (p99 ${ms(quantile(m.sorted, 0.99))} ms)`, sortedMs: m.sorted })),
-        `${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} CPUs, load average ${formatLoad(loadBefore)} → ${formatLoad(machineLoad())}; ` +
-          `${SECONDS} s per row, deadline ${DEADLINE_MS} ms; ${reproduceCommand('bench:tail')}`,
+        [
+          `${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} CPUs, load average ${formatLoad(loadBefore)} → ${formatLoad(machineLoad())}`,
+          `${SECONDS} s per row after ${WARMUP} s of warm-up, deadline ${DEADLINE_MS} ms: ${reproduceCommand('bench:tail')}`,
+        ],
       ),
     );
     console.log(`- chart: ${chart}`);
