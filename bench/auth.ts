@@ -15,7 +15,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -146,7 +146,11 @@ const allRows: Row[] = [
 const rows = allRows.filter((_, i) => i === 0 || flags.rows.split(',').map(Number).includes(i + 1));
 
 try {
-  console.log(`bench:auth: ${ROUNDS} rounds of ${SECONDS} s per row, ${CONCURRENCY} requests in flight, one service process\n`);
+  console.log(
+    `bench:auth: ${ROUNDS} rounds of ${SECONDS} s per row, ${CONCURRENCY} requests in flight, one service process; ` +
+      `Node ${process.version}, ${cpus().length} CPUs, load average before ${loadavg().map((v) => v.toFixed(2)).join(' ')}`,
+  );
+  console.log(`Reproduce: npm run bench:auth${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\n`);
   for (const row of rows) await measure(row, 1, child.pid!); // warm-up: connections, JIT, the Basic cache
   const rounds = new Map<Row, Round[]>(rows.map((row) => [row, []]));
   for (let round = 0; round < ROUNDS; round += 1) {
@@ -173,6 +177,7 @@ try {
     );
   });
   const behind = results.slice(1).filter((r) => r.rps / baseline < 0.9);
+  console.log(`\nload average after ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
   console.log(behind.length === 0 ? '\ngoal met: every authenticated route ≥ 0.9× the unauthenticated one' : `\ngoal NOT met for: ${behind.map((r) => r.row.name).join(', ')}`);
   if (results.some((r) => r.errors > 0)) process.exitCode = 1;
 } finally {

@@ -13,6 +13,11 @@
  *     on both sides, an undici keep-alive Pool in front. Installed with apt-get when missing and
  *     running as root; otherwise the row is skipped, saying what to install.
  *
+ *  7. the fair ceiling: an undici BalancedPool to three plain node:https servers (row 1's server,
+ *     three times): the same number of processes as row 2 without Consul, so Farol's throughput
+ *     and CPU per request are compared with what three Node processes can do on this machine
+ *     rather than with row 1's two (goals: ≥ 0.9× the throughput, ≤ 1.2× the CPU per request).
+ *
  * Two more rows, informative only (not in the issue's goals), split row 2's cost in two:
  *
  *  5. an undici keep-alive Pool straight to one Farol instance (basic auth, no discovery): what a
@@ -32,8 +37,10 @@
  * cores that other processes used during each row's slices are printed below the table.
  *
  *   npm run bench -- --requests 20000 --concurrency 64 --seconds 20
- *   npm run bench -- --rows 2,6            (row 1, the baseline, always runs)
- *   npm run bench -- --profile /tmp/prof   (CPU profiles of the load generators and instances)
+ *   npm run bench -- --rows 2,7            (row 1, the baseline, always runs)
+ *   npm run bench -- --profile /tmp/prof   (CPU profiles of every process, and the allocations of
+ *                                           each load generator's first measured slice, garbage
+ *                                           included; summed up by npm run bench:profile -- /tmp/prof)
  *   npm run bench -- --connections 8       (createClient's connectionsPerInstance in the Farol rows)
  *   npm run bench -- --rounds 1            (each row in one go, as before interleaving)
  *   FAROL_BENCH_REQUESTS=2000 FAROL_BENCH_CONCURRENCY=32 FAROL_BENCH_SECONDS=10 npm run bench
@@ -43,7 +50,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -102,7 +109,7 @@ const ROUNDS = positiveInteger('--rounds / FAROL_BENCH_ROUNDS', flags.rounds ?? 
 /** Each row is measured in ROUNDS slices, interleaved with the other rows'. */
 const SLICE = { requests: Math.ceil(REQUESTS / ROUNDS), seconds: SECONDS / ROUNDS };
 const REWARM = { requests: Math.max(200, 4 * CONCURRENCY), seconds: 1 };
-const ALL_ROWS = [1, 2, 3, 4, 5, 6];
+const ALL_ROWS = [1, 2, 3, 4, 5, 6, 7];
 const ROWS = parseRows(flags.rows ?? process.env.FAROL_BENCH_ROWS);
 const PROFILE_DIR = flags.profile ?? process.env.FAROL_BENCH_PROFILE;
 /** Farol rows: connections per instance (createClient's default when not given). */
@@ -199,7 +206,8 @@ interface NodeChild {
 function startFixture(script: string, name: string, config: unknown): NodeChild {
   if (cleaning) throw new Error(`not starting ${name}: the bench is stopping`);
   // One folder per process: Node writes a profile per thread (tsx's loader runs in a thread of its own).
-  const profile = PROFILE_DIR === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', join(PROFILE_DIR, name.replace(/\W+/g, '-'))];
+  const dir = PROFILE_DIR === undefined ? undefined : join(PROFILE_DIR, name.replace(/\W+/g, '-'));
+  const profile = dir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', dir];
   const child = spawn(process.execPath, [...profile, '--import', 'tsx', join(FIXTURES, script)], {
     cwd: REPO_ROOT,
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -374,7 +382,9 @@ interface RowRun {
 /** Starts a row's load generator and waits for the end of its warm-up. */
 async function startRow(spec: RowSpec): Promise<RowRun> {
   console.error(`bench: row ${spec.number} (${spec.label}): warming up (${WARMUP.requests} requests or ${WARMUP.seconds} s)…`);
-  const load = startFixture('load.ts', `load generator (${spec.label})`, spec.config);
+  const name = `load generator (${spec.label})`;
+  const config = PROFILE_DIR === undefined ? spec.config : { ...spec.config, allocationProfile: join(PROFILE_DIR, name.replace(/\W+/g, '-'), 'measured-slice.heapprofile') };
+  const load = startFixture('load.ts', name, config);
   await load.messages.next((WARMUP.seconds + 60) * 1000, 'the end of its warm-up');
   return { spec, load, slices: [] };
 }
@@ -501,8 +511,16 @@ function printTable(rows: Row[], skipped: string[]): void {
   const farol = rows.find((row) => row.label.startsWith('Farol'));
   const original = rows.find((row) => row.label.startsWith('original'));
   const haproxy = rows.find((row) => row.label.startsWith('HAProxy'));
+  const ceiling = rows.find((row) => row.number === 7);
   if (!farol) return;
   console.log('\nGoals (reported, not asserted):');
+  if (ceiling) {
+    const throughputRatio = throughput(farol) / throughput(ceiling);
+    const cpuRatio = cpuPerRequest(farol).total / cpuPerRequest(ceiling).total;
+    const verdict = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
+    console.log(`- Farol vs the fair ceiling (row 7, as many processes) throughput: ${ratio(throughput(farol), throughput(ceiling))} (goal ≥ 0.9×) → ${verdict(throughputRatio >= 0.9)}`);
+    console.log(`- Farol vs the fair ceiling CPU per request: ${ratio(cpuPerRequest(farol).total, cpuPerRequest(ceiling).total)} (goal ≤ 1.2×) → ${verdict(cpuRatio <= 1.2)}`);
+  }
   console.log(`- Farol vs baseline throughput: ${ratio(throughput(farol), throughput(base))} (goal ≥ 0.9×)`);
   if (original) console.log(`- Farol vs the original approach throughput: ${ratio(throughput(farol), throughput(original))} (goal ≥ 20×)`);
   if (haproxy) {
@@ -568,6 +586,10 @@ async function main(): Promise<void> {
 
   console.error(`bench: starting the baseline server and ${INSTANCES} Farol instances…`);
   const baseline = startFixture('https-server.ts', 'baseline server', { certFile: file('cert.pem'), keyFile: file('key.pem') });
+  // Row 7: three more of row 1's server, for the fair ceiling.
+  const ceilingServers = ROWS.has(7)
+    ? Array.from({ length: INSTANCES }, (_, i) => startFixture('https-server.ts', `ceiling server ${i + 1}`, { certFile: file('cert.pem'), keyFile: file('key.pem') }))
+    : [];
   const instances = Array.from({ length: INSTANCES }, (_, i) => {
     const instance = startFixture('farol-instance.ts', `Farol instance ${i + 1}`, {
       name: SERVICE,
@@ -594,6 +616,7 @@ async function main(): Promise<void> {
       : undefined;
   if (single) instanceChildren.push(single.child);
   const baselinePort = Number((await baseline.messages.next(60_000, 'its port')).port);
+  const ceilingPorts = await Promise.all(ceilingServers.map(async (server) => Number((await server.messages.next(60_000, 'its port')).port)));
   const singlePort = single ? Number((await single.messages.next(60_000, 'its port')).port) : undefined;
   const instancePorts = await Promise.all(instances.map(async (instance) => Number((await instance.messages.next(60_000, 'its port')).port)));
   await waitForPassing(consulAgent.httpAddr, SERVICE, INSTANCES, 60_000);
@@ -619,6 +642,14 @@ async function main(): Promise<void> {
       label: 'Farol: createClient → 3 instances',
       config: { ...common, ...farolConnections, mode: 'farol', consulAddress: consulAgent.address, service: SERVICE, logFile: file('client.log') },
       servers: () => [...instanceProcesses(), ...consulProcesses()],
+    });
+  }
+  if (ROWS.has(7)) {
+    specs.push({
+      number: 7,
+      label: `ceiling: undici BalancedPool → ${INSTANCES} node:https`,
+      config: { ...common, mode: 'balanced', origins: ceilingPorts.map((port) => `https://127.0.0.1:${port}`) },
+      servers: () => ceilingServers.map((server, i) => ({ name: `node:https server ${i + 1}`, pid: server.pid })),
     });
   }
   if (ROWS.has(3)) {
@@ -688,8 +719,10 @@ async function main(): Promise<void> {
     `\nnpm run bench: ${MEASURE.requests} requests or ${MEASURE.seconds} s per row (whichever first), ${CONCURRENCY} in flight, ` +
       `in ${ROUNDS} slices interleaved with the other rows' (each after a warm-up of ${REWARM.requests} requests or ${REWARM.seconds} s), ` +
       `first warm-up ${WARMUP.requests} requests or ${WARMUP.seconds} s; Node ${process.version}, ${cpus().length} CPUs, ` +
-      `load average before the run ${loadBefore.map((value) => value.toFixed(2)).join(' ')}`,
+      `load average before the run ${loadBefore.map((value) => value.toFixed(2)).join(' ')}, after ${loadavg().map((value) => value.toFixed(2)).join(' ')}`,
   );
+  const args = process.argv.slice(2);
+  console.log(`Reproduce: npm run bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`);
   printTable(rows, skipped);
 }
 

@@ -9,6 +9,7 @@
  *     registered in all (spread over 100 services, so the queried service has 10 / 100 entries);
  *  3. a health change (TTL check update) to the wake-up of 1,000 concurrent blocking queries.
  */
+import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
@@ -136,6 +137,7 @@ const rows = [
   row(`change → ${WATCHERS} blocking queries woken`, 'ms', false),
 ];
 
+const loadBefore = loadavg();
 const found = ensureConsulBinary() ? findConsulBinary() : { missing: 'a Consul binary (Go 1.21+ builds it)' };
 if ('missing' in found) {
   console.error(`bench:registry needs the real Consul to compare against: ${found.missing}`);
@@ -152,6 +154,10 @@ await registry.close();
 
 const format = (value: number | undefined, unit: string): string =>
   value === undefined || Number.isNaN(value) ? 'n/a' : unit === '/s' ? `${Math.round(value)}${unit}` : `${value.toFixed(2)} ${unit}`;
+console.log(
+  `\nnpm run bench:registry${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}: Node ${process.version}, ${cpus().length} CPUs, ` +
+    `load average before ${loadBefore.map((v) => v.toFixed(2)).join(' ')}, after ${loadavg().map((v) => v.toFixed(2)).join(' ')}`,
+);
 console.log('\n| workload | Consul 1.15.4 dev agent | embedded registry | embedded vs Consul |');
 console.log('|---|---|---|---|');
 for (const r of rows) {
