@@ -188,7 +188,7 @@ export function agentConfig(ports: AgentPorts, opts: StartConsulAgentOptions): R
 }
 
 /** A TCP port on 127.0.0.1 that was free a moment ago; with `udpToo`, free for UDP as well (Serf uses both). */
-async function freePort(udpToo: boolean): Promise<number> {
+export async function freePort(udpToo: boolean): Promise<number> {
   for (let attempt = 0; attempt < 20; attempt += 1) {
     const port = await new Promise<number>((resolvePort, reject) => {
       const server = createServer();
