@@ -117,6 +117,10 @@ export class ConsulHttp {
     return this.#events.owner;
   }
 
+  get hasToken(): boolean {
+    return this.#token !== undefined;
+  }
+
   /** The address currently in use, as the user wrote it. */
   get address(): string {
     return (this.#endpoints[this.#current] as ConsulEndpoint).display;

@@ -26,12 +26,13 @@ export function parseQueryMeta(headers: ResponseHeaders): QueryMeta {
     knownLeader: header(headers, 'x-consul-knownleader') === 'true',
     lastContactMs: unsignedInteger(header(headers, 'x-consul-lastcontact')) ?? 0,
     resultsFilteredByAcls: header(headers, 'x-consul-results-filtered-by-acls') === 'true',
-    ...effectiveConsistency(header(headers, 'x-consul-effective-consistency')),
+    ...optional('defaultAclPolicy', header(headers, 'x-consul-default-acl-policy')),
+    ...optional('effectiveConsistency', header(headers, 'x-consul-effective-consistency')),
   };
 }
 
-function effectiveConsistency(value: string | undefined): { effectiveConsistency?: string } {
-  return value === undefined || value === '' ? {} : { effectiveConsistency: value };
+function optional<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {
+  return value === undefined || value === '' ? {} : ({ [key]: value } as Partial<Record<K, string>>);
 }
 
 /** The wait Consul applies: a wait of 0 or less is its default, 5m. */

@@ -15,7 +15,7 @@ export type ConsulErrorReason =
   | { kind: 'acl-not-found' }
   /** 401 "ACL support disabled": an ACL endpoint on an agent without ACLs. */
   | { kind: 'acl-disabled' }
-  /** 404 "Unknown service ID: <id>" (1.15) / "unknown service ID: <id>" / "Unknown service <id>" (older). */
+  /** 404 'Unknown service ID "<id>". Ensure...' / "unknown service ID: <id>" (1.15); 500 "Unknown service <id>" (older). */
   | { kind: 'unknown-service'; id?: string }
   /** 404 "Unknown check ID \"<id>\"..." (1.15) / "Unknown check <id>" (older). */
   | { kind: 'unknown-check'; id?: string }
@@ -52,12 +52,11 @@ export function parseConsulErrorBody(status: number, body: string): ConsulErrorR
   if (/ACL not found/i.test(text)) return { kind: 'acl-not-found' };
   if (/ACL support disabled/i.test(text)) return { kind: 'acl-disabled' };
   if (/No cluster leader/i.test(text)) return { kind: 'no-leader' };
-  if (status === 404) {
-    const service = /^unknown service(?: ID)?:?\s*(.*)$/is.exec(text);
-    if (service) return withId('unknown-service', service[1]);
-    const check = /^unknown check(?: ID)?:?\s*(.*)$/is.exec(text);
-    if (check) return withId('unknown-check', check[1]);
-  }
+  // 404 since Consul 1.11; older agents answered 500 with the same words.
+  const service = /^(?:rpc error making call: )?unknown service(?: ID)?:?\s*(.*)$/is.exec(text);
+  if (service) return withId('unknown-service', service[1]);
+  const check = /^(?:rpc error making call: )?unknown check(?: ID)?:?\s*(.*)$/is.exec(text);
+  if (check) return withId('unknown-check', check[1]);
   return { kind: 'other' };
 }
 
@@ -140,12 +139,12 @@ export function isConsulStatusError(error: unknown, status?: number): error is C
   return error instanceof ConsulStatusError && (status === undefined || error.status === status);
 }
 
-/** Consul did not know the service ID (404 from an /v1/agent/service/... endpoint). */
+/** Consul did not know the service ID (404 from /v1/agent/service/...; 500 from agents before 1.11). */
 export function isUnknownServiceError(error: unknown): boolean {
-  return isConsulStatusError(error, 404) && error.reason.kind === 'unknown-service';
+  return isConsulStatusError(error) && error.reason.kind === 'unknown-service';
 }
 
 /** Consul did not know the check ID (404 from /v1/agent/check/update/... and friends). */
 export function isUnknownCheckError(error: unknown): boolean {
-  return isConsulStatusError(error, 404) && error.reason.kind === 'unknown-check';
+  return isConsulStatusError(error) && error.reason.kind === 'unknown-check';
 }

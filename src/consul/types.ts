@@ -46,6 +46,8 @@ export interface QueryMeta {
    * read them. Consul answers reads that lack permission with 200 and fewer results, not 403.
    */
   resultsFilteredByAcls?: boolean;
+  /** X-Consul-Default-ACL-Policy: 'allow' or 'deny' when the agent has ACLs on; absent without ACLs. */
+  defaultAclPolicy?: string;
   /** X-Consul-Effective-Consistency: how the answer was actually read ('leader', 'stale' or 'consistent'), when Consul says. */
   effectiveConsistency?: string;
 }

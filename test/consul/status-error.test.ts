@@ -55,7 +55,7 @@ describe('parseConsulErrorBody: the reason in a Consul error body', () => {
     assert.deepEqual(parseConsulErrorBody(500, 'rpc error making call: No cluster leader'), { kind: 'no-leader' });
   });
 
-  it('reads unknown service and check IDs in the 1.15 and older forms, only for 404', () => {
+  it('reads unknown service and check IDs in the 1.15 forms (404) and the older ones (500)', () => {
     assert.deepEqual(parseConsulErrorBody(404, 'Unknown service ID "web-1". Ensure that the service ID is passed, not the service name.'), {
       kind: 'unknown-service',
       id: 'web-1',
@@ -66,7 +66,9 @@ describe('parseConsulErrorBody: the reason in a Consul error body', () => {
       id: 'service:web-1',
     });
     assert.deepEqual(parseConsulErrorBody(404, 'Unknown check'), { kind: 'unknown-check' });
-    assert.deepEqual(parseConsulErrorBody(500, 'Unknown check ID "x"'), { kind: 'other' });
+    assert.deepEqual(parseConsulErrorBody(500, 'rpc error making call: Unknown service web-1'), { kind: 'unknown-service', id: 'web-1' });
+    assert.deepEqual(parseConsulErrorBody(500, 'Unknown check ID "x"'), { kind: 'unknown-check', id: 'x' });
+    assert.deepEqual(parseConsulErrorBody(500, 'the unknown check'), { kind: 'other' });
     assert.deepEqual(parseConsulErrorBody(404, ''), { kind: 'other' });
   });
 
@@ -121,14 +123,15 @@ describe('ConsulStatusError: a typed non-2xx answer, like Go api.StatusError', (
     assert.equal(unknown.missingPermission, undefined);
   });
 
-  it('is CONSUL_ERROR for other statuses, and the unknown-ID predicates look at status and reason only', () => {
+  it('is CONSUL_ERROR for other statuses, and the unknown-ID predicates look at the parsed reason, never at the message', () => {
     const check = new ConsulStatusError({ status: 404, body: 'Unknown check ID "c1". Ensure that the check ID is passed, not the check name.' }, request);
     assert.ok(isFarolError(check, 'CONSUL_ERROR'));
     assert.ok(isUnknownCheckError(check));
     assert.ok(!isUnknownServiceError(check));
     const service = new ConsulStatusError({ status: 404, body: 'unknown service ID: web-1' }, request);
     assert.ok(isUnknownServiceError(service));
-    assert.ok(!isUnknownServiceError(new ConsulStatusError({ status: 500, body: 'unknown service ID: web-1' }, request)));
+    assert.ok(isUnknownServiceError(new ConsulStatusError({ status: 500, body: 'Unknown service web-1' }, request)));
+    assert.ok(!isUnknownServiceError(new ConsulStatusError({ status: 404, body: '404 page not found' }, request)));
     assert.ok(!isConsulStatusError(new Error('Unknown check ID "c1"')));
   });
 });
