@@ -19,6 +19,8 @@ export type ConsulErrorReason =
   | { kind: 'unknown-service'; id?: string }
   /** 404 "Unknown check ID \"<id>\"..." (1.15) / "Unknown check <id>" (older). */
   | { kind: 'unknown-check'; id?: string }
+  /** 400 "Client sent an HTTP request to an HTTPS server." (Go's net/http): an http:// address for an HTTPS port. */
+  | { kind: 'https-required' }
   /** 500 "No cluster leader": the read or write needed a leader and there is none. */
   | { kind: 'no-leader' }
   | { kind: 'other' };
@@ -52,6 +54,7 @@ export function parseConsulErrorBody(status: number, body: string): ConsulErrorR
   if (/ACL not found/i.test(text)) return { kind: 'acl-not-found' };
   if (/ACL support disabled/i.test(text)) return { kind: 'acl-disabled' };
   if (/No cluster leader/i.test(text)) return { kind: 'no-leader' };
+  if (/HTTP request to an HTTPS server/i.test(text)) return { kind: 'https-required' };
   // 404 since Consul 1.11; older agents answered 500 with the same words.
   const service = /^(?:rpc error making call: )?unknown service(?: ID)?:?\s*(.*)$/is.exec(text);
   if (service) return withId('unknown-service', service[1]);
@@ -89,6 +92,14 @@ function aclHint(reason: ConsulErrorReason): string {
   return 'set CONSUL_HTTP_TOKEN (or the token option) to an ACL token that grants this permission';
 }
 
+function otherHint(reason: ConsulErrorReason, request: ConsulRequestFacts): string {
+  if (reason.kind === 'https-required') {
+    return `${request.address} serves HTTPS: write https:// in CONSUL_HTTP_ADDR (or set CONSUL_HTTP_SSL=true) and CONSUL_CACERT to the CA of Consul's certificate`;
+  }
+  if (reason.kind === 'no-leader') return 'the Consul servers have no leader (an election or a lost quorum): wait, or read with consistency stale';
+  return `check the request and the Consul agent at ${request.address}`;
+}
+
 /** Consul's own words stay in the message (they name the permission); the hint says what to change. */
 function messageFor(status: number, text: string, request: ConsulRequestFacts): string {
   if (status === 403) return `Consul denied ${request.method} ${request.path}: ${text}`;
@@ -117,7 +128,7 @@ export class ConsulStatusError extends FarolError {
       if (reason.resource !== undefined) details.resource = reason.resource;
     }
     super(denied ? 'CONSUL_ACL_DENIED' : 'CONSUL_ERROR', messageFor(response.status, text, request), {
-      hint: denied ? aclHint(reason) : `check the request and the Consul agent at ${request.address}`,
+      hint: denied ? aclHint(reason) : otherHint(reason, request),
       details,
     });
     this.name = 'ConsulStatusError';

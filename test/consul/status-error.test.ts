@@ -48,6 +48,13 @@ describe('parseConsulErrorBody: the reason in a Consul error body', () => {
     assert.deepEqual(parseConsulErrorBody(403, 'Permission denied: Missing service:write on web'), { kind: 'permission-denied', anonymous: false });
   });
 
+  it("recognises Go's answer to plain HTTP on an HTTPS port, and hints at https:// and CONSUL_CACERT", () => {
+    assert.deepEqual(parseConsulErrorBody(400, 'Client sent an HTTP request to an HTTPS server.\n'), { kind: 'https-required' });
+    const error = new ConsulStatusError({ status: 400, body: 'Client sent an HTTP request to an HTTPS server.' }, { ...request, address: '127.0.0.1:8501' });
+    assert.match(error.hint ?? '', /127\.0\.0\.1:8501 serves HTTPS: write https:\/\/ in CONSUL_HTTP_ADDR .*CONSUL_CACERT/);
+    assert.match(new ConsulStatusError({ status: 500, body: 'No cluster leader' }, request).hint ?? '', /no leader/);
+  });
+
   it('tells an unknown token, disabled ACLs and a missing leader apart', () => {
     assert.deepEqual(parseConsulErrorBody(403, 'ACL not found'), { kind: 'acl-not-found' });
     assert.deepEqual(parseConsulErrorBody(401, 'ACL support disabled'), { kind: 'acl-disabled' });
@@ -73,7 +80,7 @@ describe('parseConsulErrorBody: the reason in a Consul error body', () => {
   });
 
   it('never throws and always returns a known kind, whatever the status and body', () => {
-    const kinds = new Set(['permission-denied', 'acl-not-found', 'acl-disabled', 'unknown-service', 'unknown-check', 'no-leader', 'other']);
+    const kinds = new Set(['permission-denied', 'acl-not-found', 'acl-disabled', 'unknown-service', 'unknown-check', 'https-required', 'no-leader', 'other']);
     fc.assert(
       fc.property(fc.integer({ min: 100, max: 599 }), fc.string({ maxLength: 300 }), (status, body) => {
         const reason = parseConsulErrorBody(status, body);
