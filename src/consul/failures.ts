@@ -71,11 +71,18 @@ export function classifyTransportError(error: unknown): TransportFailure {
 
 export const UNREACHABLE_HINT = 'start a Consul agent or set CONSUL_HTTP_ADDR (e.g. 127.0.0.1:8500)';
 
+/**
+ * An HTTPS agent with verify_incoming closes a TLS 1.3 connection that brought no client
+ * certificate right after the handshake: the client sees only "other side closed".
+ */
+export const CLIENT_CERTIFICATE_HINT =
+  'the agent closed the HTTPS connection: if it verifies clients (verify_incoming), set CONSUL_CLIENT_CERT and CONSUL_CLIENT_KEY (or the consul tls.clientCertificate option)';
+
 /** `attempts`: each address tried, with the failure code it gave. */
-export function unreachableError(attempts: { address: string; code: string }[], cause: unknown): FarolError {
+export function unreachableError(attempts: { address: string; code: string }[], cause: unknown, hint = UNREACHABLE_HINT): FarolError {
   const where = attempts.map((attempt) => `${attempt.address} (${attempt.code})`).join(', ');
   return new FarolError('CONSUL_UNREACHABLE', `Consul is not reachable at ${where}`, {
-    hint: UNREACHABLE_HINT,
+    hint,
     cause,
     details: { addresses: attempts.map((attempt) => attempt.address) },
   });
