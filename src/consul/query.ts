@@ -28,6 +28,7 @@ export function parseQueryMeta(headers: ResponseHeaders): QueryMeta {
     resultsFilteredByAcls: header(headers, 'x-consul-results-filtered-by-acls') === 'true',
     ...optional('defaultAclPolicy', header(headers, 'x-consul-default-acl-policy')),
     ...optional('effectiveConsistency', header(headers, 'x-consul-effective-consistency')),
+    ...optional('queryBackend', header(headers, 'x-consul-query-backend')),
   };
 }
 

@@ -22,6 +22,8 @@ export interface Staleness {
   knownLeader: boolean;
   lastIndex: number;
   resultsFilteredByAcls: boolean;
+  /** 'streaming' when a client agent answered from its materialized view: then lastContactMs and knownLeader say nothing. */
+  queryBackend?: string;
 }
 
 export function stalenessOf(meta: QueryMeta): Staleness {
@@ -30,6 +32,7 @@ export function stalenessOf(meta: QueryMeta): Staleness {
     knownLeader: meta.knownLeader,
     lastIndex: meta.lastIndex,
     resultsFilteredByAcls: meta.resultsFilteredByAcls === true,
+    ...(meta.queryBackend === undefined ? {} : { queryBackend: meta.queryBackend }),
   };
 }
 

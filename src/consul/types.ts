@@ -48,6 +48,12 @@ export interface QueryMeta {
   resultsFilteredByAcls?: boolean;
   /** X-Consul-Default-ACL-Policy: 'allow' or 'deny' when the agent has ACLs on; absent without ACLs. */
   defaultAclPolicy?: string;
+  /**
+   * X-Consul-Query-Backend: 'blocking-query' (answered by a server over RPC) or 'streaming' (a
+   * client agent's materialized view, Consul's default for blocking /v1/health/service reads since
+   * 1.10): a streamed answer carries no staleness, Consul sends lastContactMs 0 and knownLeader false.
+   */
+  queryBackend?: string;
   /** X-Consul-Effective-Consistency: how the answer was actually read ('leader', 'stale' or 'consistent'), when Consul says. */
   effectiveConsistency?: string;
 }

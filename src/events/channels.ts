@@ -86,6 +86,8 @@ export interface ConsulAnswerMeta {
   readonly lastContactMs: number;
   /** X-Consul-Results-Filtered-By-ACLs: the token may not read some of the results. */
   readonly resultsFilteredByAcls?: boolean | undefined;
+  /** X-Consul-Query-Backend: 'streaming' answers (a client agent's view) carry no staleness (lastContactMs 0, knownLeader false). */
+  readonly queryBackend?: string | undefined;
 }
 
 /** An instance of a service as Consul lists it. */
