@@ -137,6 +137,17 @@ describe('ACLs on a cluster with default_policy deny: one least-privilege token 
     });
   });
 
+  it('makes `farol serve` with a too-weak CONSUL_HTTP_TOKEN exit with the Consul exit code, naming the missing permission', async () => {
+    const run = await runFarol(
+      ['serve', '--service', SERVICE, '--port', '0', '--bind', '127.0.0.1', '--cert', pki.certFile, '--key', pki.keyFile, '--users', usersFile, '--check', 'ttl', '--log-file', join(dir, 'cli-serve.log')],
+      { env: { CONSUL_HTTP_ADDR: clientA.httpAddress, CONSUL_HTTP_TOKEN: tokens.serviceReadOnly } },
+    );
+    assert.equal(run.code, 4, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stderr, /lacks permission 'service:write' on "orders"/);
+    assert.match(run.stderr, /grants service:write on "orders"/);
+    assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
+  });
+
   it('refuses a token the cluster does not know with "ACL not found" and says so', async () => {
     await assert.rejects(startOrders('8d6f2f0e-0000-4000-8000-000000000000'), (error: unknown) => {
       assert.ok(isConsulStatusError(error, 403));
@@ -159,6 +170,8 @@ describe('ACLs on a cluster with default_policy deny: one least-privilege token 
       retries: 0,
     });
     try {
+      // Discovery reads stale: a follower may apply the passing check one raft heartbeat after the leader.
+      await eventually("orders in the caller's passing set", async () => ((await client.instances(SERVICE)).length === 1 ? true : undefined), 5000);
       const result = await client.call(SERVICE, { path: '/orders/7' });
       assert.equal(result.status, 200);
       assert.deepEqual(JSON.parse(result.body), { id: '7' });
