@@ -1,5 +1,5 @@
-import { isFarolError } from '../errors.js';
 import type { ConsulHttp } from './http.js';
+import { isUnknownServiceError } from './status-error.js';
 import type { AgentCheck, AgentService, AgentServiceRegistration, CheckUpdateStatus } from './types.js';
 
 /** The local agent's endpoints (Go: api.Agent). */
@@ -38,7 +38,7 @@ export class AgentApi {
     try {
       return (await this.#http.read<AgentService>({ path: `/v1/agent/service/${encodeURIComponent(serviceId)}` })).value;
     } catch (error) {
-      if (isFarolError(error, 'CONSUL_ERROR') && error.details?.status === 404 && /unknown service ID/i.test(error.message)) return undefined;
+      if (isUnknownServiceError(error)) return undefined;
       throw error;
     }
   }

@@ -33,6 +33,11 @@ export class ConsulClient {
     return this.#http.owner;
   }
 
+  /** Whether requests carry an ACL token (the token itself is never exposed). */
+  get hasToken(): boolean {
+    return this.#http.hasToken;
+  }
+
   /** The agent address in use (it changes after a failover), for messages. */
   get address(): string {
     return this.#http.address;

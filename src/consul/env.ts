@@ -69,6 +69,12 @@ function readCaDirectory(dir: string): string {
   }
 }
 
+/** What a command line gives over the environment (Consul's -http-addr; flag > environment). */
+export interface ConsulFlags {
+  /** Replaces CONSUL_HTTP_ADDR; CONSUL_HTTP_SSL=true still makes a scheme-less or http:// address https://, as in Consul's CLI. */
+  address?: string | string[] | undefined;
+}
+
 /**
  * Client options from Consul's own environment variables, read as Consul's CLI reads them
  * (api.DefaultConfig + api.NewClient): CONSUL_HTTP_ADDR (may carry a scheme),
@@ -77,12 +83,14 @@ function readCaDirectory(dir: string): string {
  * CONSUL_CLIENT_KEY, CONSUL_TLS_SERVER_NAME. Farol never skips TLS verification, so
  * CONSUL_HTTP_SSL_VERIFY=false is refused rather than silently ignored.
  */
-export function consulOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): ConsulClientOptions {
+export function consulOptionsFromEnv(env: NodeJS.ProcessEnv = process.env, flags: ConsulFlags = {}): ConsulClientOptions {
   const options: ConsulClientOptions = {};
 
   const ssl = envBool(env, 'CONSUL_HTTP_SSL') ?? false;
+  const flagAddress = flags.address === undefined || flags.address === '' || (Array.isArray(flags.address) && flags.address.length === 0) ? undefined : flags.address;
   const address = nonEmpty(env, 'CONSUL_HTTP_ADDR');
-  if (address !== undefined) options.address = withScheme(address, ssl);
+  if (flagAddress !== undefined) options.address = Array.isArray(flagAddress) ? flagAddress.map((one) => withScheme(one, ssl)) : withScheme(flagAddress, ssl);
+  else if (address !== undefined) options.address = withScheme(address, ssl);
   else if (ssl) options.address = withScheme('127.0.0.1:8500', true);
 
   if (envBool(env, 'CONSUL_HTTP_SSL_VERIFY') === false) {

@@ -1,4 +1,5 @@
 import { FarolError } from '../errors.js';
+import { ConsulStatusError } from './status-error.js';
 
 /**
  * What went wrong on the way to Consul, told apart by the error codes Node and undici put
@@ -70,11 +71,18 @@ export function classifyTransportError(error: unknown): TransportFailure {
 
 export const UNREACHABLE_HINT = 'start a Consul agent or set CONSUL_HTTP_ADDR (e.g. 127.0.0.1:8500)';
 
+/**
+ * An HTTPS agent with verify_incoming closes a TLS 1.3 connection that brought no client
+ * certificate right after the handshake: the client sees only "other side closed".
+ */
+export const CLIENT_CERTIFICATE_HINT =
+  'the agent closed the HTTPS connection: if it verifies clients (verify_incoming), set CONSUL_CLIENT_CERT and CONSUL_CLIENT_KEY (or the consul tls.clientCertificate option)';
+
 /** `attempts`: each address tried, with the failure code it gave. */
-export function unreachableError(attempts: { address: string; code: string }[], cause: unknown): FarolError {
+export function unreachableError(attempts: { address: string; code: string }[], cause: unknown, hint = UNREACHABLE_HINT): FarolError {
   const where = attempts.map((attempt) => `${attempt.address} (${attempt.code})`).join(', ');
   return new FarolError('CONSUL_UNREACHABLE', `Consul is not reachable at ${where}`, {
-    hint: UNREACHABLE_HINT,
+    hint,
     cause,
     details: { addresses: attempts.map((attempt) => attempt.address) },
   });
@@ -97,26 +105,10 @@ export function tlsError(address: string, failure: TransportFailure, cause: unkn
   });
 }
 
-/** Consul's error bodies are short plain text; keep them to one line in a message. */
-export function summarizeBody(body: string, limit = 500): string {
-  const line = body.replace(/\s+/g, ' ').trim();
-  return line.length > limit ? `${line.slice(0, limit)}…` : line;
-}
-
+/** A non-2xx answer as a typed ConsulStatusError (CONSUL_ACL_DENIED for 403, CONSUL_ERROR otherwise). */
 export function responseError(
   response: { status: number; body: string },
   request: { method: string; path: string; address: string },
-): FarolError {
-  const text = summarizeBody(response.body) || '(empty body)';
-  const details = { status: response.status, address: request.address };
-  if (response.status === 403) {
-    return new FarolError('CONSUL_ACL_DENIED', `Consul denied ${request.method} ${request.path}: ${text}`, {
-      hint: 'set CONSUL_HTTP_TOKEN to an ACL token that grants this permission',
-      details,
-    });
-  }
-  return new FarolError('CONSUL_ERROR', `Consul answered ${response.status} to ${request.method} ${request.path}: ${text}`, {
-    hint: `check the request and the Consul agent at ${request.address}`,
-    details,
-  });
+): ConsulStatusError {
+  return new ConsulStatusError(response, request);
 }

@@ -8,7 +8,7 @@ import { clampTimerDelay } from '../timers/long-timeout.js';
 import type { Logger } from '../log/logger.js';
 import { DEFAULT_CONSUL_ADDRESS, parseConsulAddress } from './address.js';
 import type { ConsulEndpoint } from './address.js';
-import { classifyTransportError, responseError, tlsError, unreachableError } from './failures.js';
+import { classifyTransportError, CLIENT_CERTIFICATE_HINT, responseError, tlsError, unreachableError } from './failures.js';
 import type { ConsulClientOptions, ConsulTlsOptions } from './options.js';
 import { parseQueryMeta, queryParams, requestTimeoutMs } from './query.js';
 import type { ResponseHeaders } from './query.js';
@@ -117,6 +117,10 @@ export class ConsulHttp {
     return this.#events.owner;
   }
 
+  get hasToken(): boolean {
+    return this.#token !== undefined;
+  }
+
   /** The address currently in use, as the user wrote it. */
   get address(): string {
     return (this.#endpoints[this.#current] as ConsulEndpoint).display;
@@ -154,6 +158,7 @@ export class ConsulHttp {
     const params = { ...queryParams(request.query), ...request.params };
     const timeoutMs = requestTimeoutMs(request.query ?? {}, this.#timeoutMs);
     const attempts: { address: string; code: string }[] = [];
+    let closedOverTlsWithoutCertificate = true;
     const first = this.#current;
     let lastError: unknown;
 
@@ -183,6 +188,7 @@ export class ConsulHttp {
           });
         }
         attempts.push({ address: endpoint.display, code: failure.code });
+        closedOverTlsWithoutCertificate &&= failure.kind === 'socket' && endpoint.scheme === 'https' && !this.#hasClientCertificate();
         lastError = error;
         if (channels.consulAddressFailed.hasSubscribers) {
           channels.consulAddressFailed.publish({ owner: this.owner, address: endpoint.display, code: failure.code });
@@ -191,7 +197,12 @@ export class ConsulHttp {
         if (!mayTryNext) break;
       }
     }
-    throw unreachableError(attempts, lastError);
+    throw unreachableError(attempts, lastError, closedOverTlsWithoutCertificate ? CLIENT_CERTIFICATE_HINT : undefined);
+  }
+
+  #hasClientCertificate(): boolean {
+    const tls = this.#tls;
+    return tls !== undefined && (tls.clientCertificate !== undefined || tls.certFile !== undefined || tls.keyFile !== undefined);
   }
 
   async #sendTo(

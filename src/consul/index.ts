@@ -7,6 +7,11 @@ export type { CatalogApi } from './catalog.js';
 export type { StatusApi } from './status.js';
 export { watchHealthService, DEFAULT_WATCH_RATE_LIMIT } from './watch.js';
 export type { HealthServiceWatch, WatchHealthServiceOptions } from './watch.js';
+export { ConsulStatusError, isConsulStatusError, isUnknownCheckError, isUnknownServiceError, parseConsulErrorBody } from './status-error.js';
+export type { ConsulErrorReason, ConsulRequestFacts } from './status-error.js';
+export { hiddenByAclError, readPolicyFor } from './acl-hidden.js';
+export { DEFAULT_DISCOVERY_CONSISTENCY, stalenessOf, tooStaleError } from './staleness.js';
+export type { Staleness } from './staleness.js';
 export { parseConsulAddress, DEFAULT_CONSUL_ADDRESS } from './address.js';
 export type { ConsulEndpoint } from './address.js';
 export { backoffDelay, backoffCeiling } from './backoff.js';
@@ -21,6 +26,7 @@ export type {
   AgentWeights,
   CatalogService,
   CheckUpdateStatus,
+  ConsistencyMode,
   HealthCheck,
   HealthCheckDefinition,
   HealthStatus,

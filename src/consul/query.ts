@@ -1,6 +1,6 @@
 import { FarolError } from '../errors.js';
-import { goDurationMs, tryParseGoDuration } from '../consul-wire/duration.js';
-import type { QueryMeta, QueryOptions } from './types.js';
+import { formatGoDuration, goDurationMs, MAX_GO_DURATION_NS, msToGoDuration, NS_PER_MS, tryParseGoDuration } from '../consul-wire/duration.js';
+import type { ConsistencyMode, QueryMeta, QueryOptions } from './types.js';
 
 export type ResponseHeaders = Record<string, string | string[] | undefined>;
 
@@ -26,7 +26,14 @@ export function parseQueryMeta(headers: ResponseHeaders): QueryMeta {
     knownLeader: header(headers, 'x-consul-knownleader') === 'true',
     lastContactMs: unsignedInteger(header(headers, 'x-consul-lastcontact')) ?? 0,
     resultsFilteredByAcls: header(headers, 'x-consul-results-filtered-by-acls') === 'true',
+    ...optional('defaultAclPolicy', header(headers, 'x-consul-default-acl-policy')),
+    ...optional('effectiveConsistency', header(headers, 'x-consul-effective-consistency')),
+    ...optional('queryBackend', header(headers, 'x-consul-query-backend')),
   };
+}
+
+function optional<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {
+  return value === undefined || value === '' ? {} : ({ [key]: value } as Partial<Record<K, string>>);
 }
 
 /** The wait Consul applies: a wait of 0 or less is its default, 5m. */
@@ -49,6 +56,49 @@ export function queryParams(options: QueryOptions = {}): Record<string, string> 
   if (options.wait !== undefined) {
     waitMs(options.wait);
     params.wait = options.wait;
+  }
+  Object.assign(params, consistencyParams(options));
+  return params;
+}
+
+const MAX_DURATION_MS = Number(MAX_GO_DURATION_NS / NS_PER_MS);
+
+const CONSISTENCY_MODES: readonly ConsistencyMode[] = ['default', 'stale', 'consistent'];
+
+/**
+ * Checks a consistency mode and max-stale bound, throwing CONFIG_INVALID for what Consul would
+ * refuse (?stale with ?consistent answers 400) or what makes no sense. `where` names the option.
+ */
+export function validateConsistency(options: { consistency?: unknown; maxStaleMs?: unknown }, where = 'consistency'): void {
+  const { consistency, maxStaleMs } = options;
+  if (consistency !== undefined && !CONSISTENCY_MODES.includes(consistency as ConsistencyMode)) {
+    throw new FarolError('CONFIG_INVALID', `Invalid ${where} ${JSON.stringify(consistency)}`, {
+      hint: `set ${where} to 'default', 'stale' or 'consistent'`,
+    });
+  }
+  if (maxStaleMs === undefined) return;
+  if (typeof maxStaleMs !== 'number' || !Number.isFinite(maxStaleMs) || maxStaleMs <= 0) {
+    throw new FarolError('CONFIG_INVALID', `Invalid maxStaleMs ${String(maxStaleMs)}: it must be a positive number of milliseconds`, {
+      hint: 'set maxStaleMs to a positive number of milliseconds, or leave it out for no bound',
+    });
+  }
+  if (consistency !== undefined && consistency !== 'stale') {
+    throw new FarolError('CONFIG_INVALID', `maxStaleMs bounds stale reads, but ${where} is '${String(consistency)}'`, {
+      hint: `set ${where} to 'stale' to use maxStaleMs, or leave maxStaleMs out`,
+    });
+  }
+}
+
+/** ?stale, ?consistent and ?max_stale, as Go's setQueryOptions and Consul's parseConsistency read them. */
+export function consistencyParams(options: { consistency?: ConsistencyMode; maxStaleMs?: number }): Record<string, string> {
+  validateConsistency(options);
+  const params: Record<string, string> = {};
+  if (options.consistency === 'stale') params.stale = '';
+  if (options.consistency === 'consistent') params.consistent = '';
+  if (options.maxStaleMs !== undefined) {
+    // Whole milliseconds, at least 1 (Consul reads "0s" as no bound), at most Go's longest duration.
+    const ms = Math.max(1, Math.min(options.maxStaleMs, MAX_DURATION_MS));
+    params.max_stale = formatGoDuration(msToGoDuration(ms));
   }
   return params;
 }

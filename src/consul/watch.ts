@@ -9,19 +9,38 @@ import { nextBlockingIndex } from './blocking-index.js';
 import type { ConsulClient } from './client.js';
 import { TokenBucket } from './rate-limit.js';
 import type { TokenBucketOptions } from './rate-limit.js';
-import type { QueryMeta, ServiceEntry } from './types.js';
+import { validateConsistency } from './query.js';
+import { DEFAULT_DISCOVERY_CONSISTENCY, stalenessOf, tooStaleError } from './staleness.js';
+import type { ConsistencyMode, QueryMeta, ServiceEntry } from './types.js';
 
 export interface WatchHealthServiceOptions {
   passing?: boolean;
   tag?: string;
   /** Longest time one blocking query waits, a Go duration. Default "5m" (Consul's default). */
   wait?: string;
+  /**
+   * Read consistency. Default 'stale' (DEFAULT_DISCOVERY_CONSISTENCY): any server answers, so
+   * discovery keeps refreshing during leader elections and quorum loss; each update's meta says
+   * how stale (lastContactMs, knownLeader).
+   */
+  consistency?: ConsistencyMode;
+  /**
+   * With stale reads: an answer from a server that has not heard from the leader for longer than
+   * this is not used. Sent to Consul as ?max_stale (the agent then asks the leader instead) and
+   * checked on every answer: one still staler is a failure (onError; the caller keeps what it had).
+   * Default: no bound.
+   */
+  maxStaleMs?: number;
   signal?: AbortSignal;
   /** Lines of this watch go to this logger instead of the client's (its events get an owner of their own). */
   logger?: Logger;
   /** The owner to publish this watch's events under (the Farol client watching); default the Consul client's. */
   events?: EventOwner;
-  /** Called with the full list each time the index moves forward (and first with the initial list). */
+  /**
+   * Called with the full list each time the index moves forward (and first with the initial list),
+   * and Consul's QueryMeta of that answer: lastIndex, knownLeader, lastContactMs (how stale),
+   * resultsFilteredByAcls (the token may not read this service).
+   */
   onUpdate: (entries: ServiceEntry[], meta: QueryMeta) => void;
   /** Called after every successful answer, changed or not (a blocking query that timed out counts). */
   onResponse?: (meta: QueryMeta) => void;
@@ -70,6 +89,8 @@ export function watchHealthService(
   service: string,
   opts: WatchHealthServiceOptions,
 ): HealthServiceWatch {
+  validateConsistency(opts, 'consistency');
+  const consistency = opts.consistency ?? DEFAULT_DISCOVERY_CONSISTENCY;
   const events = opts.events !== undefined || opts.logger === undefined
     ? { owner: opts.events ?? client.owner, close: () => undefined }
     : componentEvents('consul', client.address, { logger: opts.logger });
@@ -113,8 +134,12 @@ export function watchHealthService(
           tag: opts.tag,
           index,
           wait: opts.wait,
+          consistency,
+          ...(opts.maxStaleMs === undefined ? {} : { maxStaleMs: opts.maxStaleMs }),
           signal,
         });
+        const tooStale = tooStaleError(service, meta, opts.maxStaleMs);
+        if (tooStale) throw tooStale;
         failures = 0;
         if (opts.onResponse) {
           const onResponse = opts.onResponse;
@@ -125,6 +150,9 @@ export function watchHealthService(
           channels.consulWatchReset.publish({ owner, service, previous: index, returned: meta.lastIndex });
         }
         index = step.index;
+        if (channels.consulWatchAnswer.hasSubscribers) {
+          channels.consulWatchAnswer.publish({ owner, service, consistency, changed: step.changed, instances: entries.length, consul: stalenessOf(meta) });
+        }
         if (!step.changed) continue;
         settleFirst({ entries });
         safely('onUpdate', () => opts.onUpdate(entries, meta));

@@ -76,6 +76,20 @@ export interface EventError {
   readonly hint?: string | undefined;
 }
 
+/** How fresh an answer from Consul was, from its X-Consul-* headers (the Consul client's QueryMeta). */
+export interface ConsulAnswerMeta {
+  /** X-Consul-Index. */
+  readonly lastIndex: number;
+  /** X-Consul-KnownLeader: the answering server knew a leader. */
+  readonly knownLeader: boolean;
+  /** X-Consul-LastContact: ms since the answering server last heard from the leader (0 from the leader). */
+  readonly lastContactMs: number;
+  /** X-Consul-Results-Filtered-By-ACLs: the token may not read some of the results. */
+  readonly resultsFilteredByAcls?: boolean | undefined;
+  /** X-Consul-Query-Backend: 'streaming' answers (a client agent's view) carry no staleness (lastContactMs 0, knownLeader false). */
+  readonly queryBackend?: string | undefined;
+}
+
 /** An instance of a service as Consul lists it. */
 export interface InstanceRef {
   readonly id: string;
@@ -181,6 +195,8 @@ export interface ClientPanic extends Owned {
 export interface DiscoveryUpdate extends Owned {
   readonly service: string;
   readonly instances: readonly InstanceRef[];
+  /** The freshness of the answer that changed the set. */
+  readonly consul?: ConsulAnswerMeta | undefined;
 }
 
 export interface DiscoveryHeld extends Owned {
@@ -199,6 +215,8 @@ export interface DiscoveryStale extends Owned {
 
 export interface DiscoveryRecovered extends Owned {
   readonly service: string;
+  /** The freshness of the first answer after the outage. */
+  readonly consul?: ConsulAnswerMeta | undefined;
 }
 
 export interface DiscoveryError extends Owned {
@@ -212,6 +230,8 @@ export interface DiscoveryEmpty extends Owned {
   readonly service: string;
   /** Registered instances (none passing); undefined when Consul could not say. */
   readonly registered: number | undefined;
+  /** The freshness of the counting answer; resultsFilteredByAcls: the token may not read the service. */
+  readonly consul?: ConsulAnswerMeta | undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -224,6 +244,17 @@ export interface ConsulWatchError extends Owned {
   /** Consecutive failures so far. */
   readonly failures: number;
   readonly retryInMs: number;
+}
+
+export interface ConsulWatchAnswer extends Owned {
+  readonly service: string;
+  /** The consistency mode the watch reads with. */
+  readonly consistency: 'default' | 'stale' | 'consistent';
+  /** The index moved forward: the answer was delivered as an update. */
+  readonly changed: boolean;
+  /** Instances in the answer. */
+  readonly instances: number;
+  readonly consul: ConsulAnswerMeta;
 }
 
 export interface ConsulWatchReset extends Owned {
@@ -421,6 +452,7 @@ export const channels = {
   discoveryEmpty: channel<DiscoveryEmpty>('farol:discovery:empty'),
 
   consulWatchError: channel<ConsulWatchError>('farol:consul:watch:error'),
+  consulWatchAnswer: channel<ConsulWatchAnswer>('farol:consul:watch:answer'),
   consulWatchReset: channel<ConsulWatchReset>('farol:consul:watch:reset'),
   consulWatchFault: channel<ConsulWatchFault>('farol:consul:watch:fault'),
   consulAddressSwitch: channel<ConsulAddressSwitch>('farol:consul:address:switch'),

@@ -26,6 +26,14 @@ describe('Consul options from the environment (as the consul CLI reads them)', (
     assert.deepEqual(consulOptionsFromEnv({ CONSUL_HTTP_ADDR: 'unix:///tmp/c.sock' }), { address: 'unix:///tmp/c.sock' });
   });
 
+  it('lets a --consul flag replace CONSUL_HTTP_ADDR while CONSUL_HTTP_SSL still applies to it, as -http-addr in Consul\'s CLI', () => {
+    const env = { CONSUL_HTTP_ADDR: 'env:8501', CONSUL_HTTP_SSL: 'true', CONSUL_HTTP_TOKEN: 't' };
+    assert.deepEqual(consulOptionsFromEnv(env, { address: 'flag:8501' }), { address: 'https://flag:8501', token: 't' });
+    assert.equal(consulOptionsFromEnv(env, { address: ['a:1', 'http://b:2'] }).address?.toString(), 'https://a:1,https://b:2');
+    assert.equal(consulOptionsFromEnv(env, { address: undefined }).address, 'https://env:8501');
+    assert.equal(consulOptionsFromEnv({}, { address: 'flag:8500' }).address, 'flag:8500');
+  });
+
   it('switches to https for CONSUL_HTTP_SSL=true, never reverting an explicit request for TLS', () => {
     assert.equal(consulOptionsFromEnv({ CONSUL_HTTP_ADDR: 'c:8501', CONSUL_HTTP_SSL: 'true' }).address, 'https://c:8501');
     assert.equal(consulOptionsFromEnv({ CONSUL_HTTP_ADDR: 'http://c:8501', CONSUL_HTTP_SSL: '1' }).address, 'https://c:8501');

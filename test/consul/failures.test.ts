@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { classifyTransportError, errorCodes, responseError, unreachableError } from '../../src/consul/failures.js';
+import { classifyTransportError, CLIENT_CERTIFICATE_HINT, errorCodes, responseError, unreachableError } from '../../src/consul/failures.js';
 
 function systemError(code: string, cause?: unknown): Error {
   return Object.assign(new Error(code, cause === undefined ? undefined : { cause }), { code });
@@ -35,6 +35,11 @@ describe('mapping failures to FarolErrors', () => {
     assert.equal(error.code, 'CONSUL_UNREACHABLE');
     assert.equal(error.message, 'Consul is not reachable at 127.0.0.1:1 (ECONNREFUSED), consul.invalid:8500 (ENOTFOUND)');
     assert.match(error.hint ?? '', /CONSUL_HTTP_ADDR/);
+  });
+
+  it('can carry another hint, e.g. the client certificate an HTTPS agent that closed the connection may want', () => {
+    const error = unreachableError([{ address: 'https://127.0.0.1:8501', code: 'UND_ERR_SOCKET' }], undefined, CLIENT_CERTIFICATE_HINT);
+    assert.match(error.hint ?? '', /CONSUL_CLIENT_CERT and CONSUL_CLIENT_KEY/);
   });
 
   it('maps 403 to CONSUL_ACL_DENIED with a CONSUL_HTTP_TOKEN hint, and keeps Consul\'s text', () => {
