@@ -18,12 +18,17 @@
  *
  *   npm run bench:observe -- --seconds 3 --rounds 5 --concurrency 16
  *   npm run bench:observe -- --cpu-prof /tmp/observe-prof   # a V8 CPU profile of every process
+ *
+ * Then a second table, "events alone": the CPU one call's events cost in each mode with no I/O
+ * (bench/fixtures/observe-events.ts, one process per mode, --event-calls calls; 0 skips it).
+ * Being pure CPU in one process, it is steady where the first table is not, and it says how much of
+ * a row's extra CPU is Farol's subscribers (and prom-client's, and the SDK's) and how much is not.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { createInterface, type Interface } from 'node:readline';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { machineCpuUs } from './fixtures/proc.js';
@@ -38,6 +43,7 @@ const { values: flags } = parseArgs({
     concurrency: { type: 'string', default: process.env.FAROL_BENCH_CONCURRENCY ?? '32' },
     modes: { type: 'string', default: 'off,default,metrics,metrics+tracing' },
     'cpu-prof': { type: 'string' },
+    'event-calls': { type: 'string', default: '100000' },
   },
 });
 const SECONDS = Number(flags.seconds);
@@ -62,6 +68,11 @@ if (MODES.length === 0 || MODES[0]!.mode !== 'off' || wanted.size !== MODES.leng
   console.error(`bench:observe: --modes must list known modes starting with off (${ALL_MODES.map((m) => m.mode).join(',')})`);
   process.exit(2);
 }
+const EVENT_CALLS = Number(flags['event-calls']);
+if (!Number.isInteger(EVENT_CALLS) || EVENT_CALLS < 0 || EVENT_CALLS > 10_000_000) {
+  console.error('bench:observe: --event-calls must be a whole number from 0 to 10000000');
+  process.exit(2);
+}
 const PROFILE_DIR = flags['cpu-prof'] === undefined ? undefined : resolve(flags['cpu-prof']);
 
 interface Round {
@@ -77,7 +88,9 @@ interface Round {
 interface Proc {
   name: string;
   child: ChildProcess;
-  lines: Interface;
+  /** Lines read and not asked for yet (readline may hand over several at once). */
+  queue: string[];
+  waiting: ((line: string) => void) | undefined;
 }
 
 interface Row {
@@ -101,7 +114,13 @@ async function start(fixture: string, name: string, config: object): Promise<Pro
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   children.push(child);
-  const proc: Proc = { name, child, lines: createInterface({ input: child.stdout! }) };
+  const proc: Proc = { name, child, queue: [], waiting: undefined };
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    const waiting = proc.waiting;
+    proc.waiting = undefined;
+    if (waiting) waiting(line);
+    else proc.queue.push(line);
+  });
   child.stdin!.write(`${JSON.stringify(config)}\n`);
   const ready = (await ask(proc)) as { ready?: boolean };
   if (!ready.ready) throw new Error(`${name}: not ready`);
@@ -110,14 +129,16 @@ async function start(fixture: string, name: string, config: object): Promise<Pro
 
 /** Writes `command` (if any) and reads the process's next JSON line. */
 function ask(proc: Proc, command?: string): Promise<unknown> {
+  if (command !== undefined) proc.child.stdin!.write(`${command}\n`);
+  const queued = proc.queue.shift();
+  if (queued !== undefined) return Promise.resolve(JSON.parse(queued));
   return new Promise((answer, reject) => {
     const onExit = (code: number | null): void => reject(new Error(`${proc.name}: its process exited (${code})`));
     proc.child.once('exit', onExit);
-    proc.lines.once('line', (line) => {
+    proc.waiting = (line) => {
       proc.child.off('exit', onExit);
       answer(JSON.parse(line));
-    });
-    if (command !== undefined) proc.child.stdin!.write(`${command}\n`);
+    };
   });
 }
 
@@ -207,6 +228,28 @@ try {
     if (index < 0) continue;
     const value = ratio(results[index]!);
     console.log(`- ${name} vs off: ${value.toFixed(2)}× (goal ≥ ${goal.toFixed(2)}×) ${value >= goal ? 'met' : 'NOT met'}`);
+  }
+  if (EVENT_CALLS > 0) {
+    console.error(`bench:observe: events alone, ${EVENT_CALLS} calls per mode…`);
+    const alone: Array<{ label: string; clientUs: number; serviceUs: number }> = [];
+    for (const { mode, label } of MODES) {
+      const proc = await start('observe-events.ts', `${mode}-events`, { mode, calls: EVENT_CALLS });
+      alone.push({ label, ...((await ask(proc)) as { clientUs: number; serviceUs: number }) });
+      const exited = new Promise((done) => proc.child.once('exit', done));
+      proc.child.stdin!.end();
+      await exited;
+    }
+    const offAlone = alone[0]!.clientUs + alone[0]!.serviceUs;
+    console.log(`\nEvents alone: one call's events published ${EVENT_CALLS} times with no I/O, CPU µs per call (client side: call and try events; service side: request and auth events)\n`);
+    console.log('| # | row | client µs | service µs | both | more than off | off end to end + that, vs off |');
+    console.log('|---|---|---:|---:|---:|---:|---:|');
+    alone.forEach((a, i) => {
+      const both = a.clientUs + a.serviceUs;
+      console.log(
+        `| ${i + 1} | ${a.label} | ${a.clientUs.toFixed(1)} | ${a.serviceUs.toFixed(1)} | ${both.toFixed(1)} | ${(both - offAlone).toFixed(1)} | ` +
+          `${(off.total / (off.total + both - offAlone)).toFixed(2)}× |`,
+      );
+    });
   }
   if (results.some((r) => r.errors > 0)) process.exitCode = 1;
 } finally {
