@@ -18,7 +18,12 @@
  * is off's CPU per call over the row's (so 0.95× = 5% more CPU per call). Reported, not asserted.
  *
  *   npm run bench:observe -- --seconds 3 --rounds 5 --concurrency 16
+ *   npm run bench:observe -- --rate 1000 --concurrency 64      # paced: the same calls per second in every row
  *   npm run bench:observe -- --cpu-prof /tmp/observe-prof   # a V8 CPU profile of every process
+ *
+ * As fast as answered (the default), a row that runs slower on a busy machine also gets fewer calls
+ * per wake-up of its event loop, which raises its CPU per call further; --rate paces every row at
+ * the same calls per second (well under what the slowest row can do), which removes that effect.
  *
  * Then a second table, "events alone": the CPU one call's events cost in each mode with no I/O
  * (bench/fixtures/observe-events.ts, one process per mode, --event-calls calls; 0 skips it).
@@ -45,6 +50,7 @@ const { values: flags } = parseArgs({
     modes: { type: 'string', default: 'off,default,metrics,metrics+tracing' },
     'cpu-prof': { type: 'string' },
     'event-calls': { type: 'string', default: '100000' },
+    rate: { type: 'string', default: process.env.FAROL_BENCH_RATE ?? '0' },
   },
 });
 const SECONDS = Number(flags.seconds);
@@ -69,6 +75,11 @@ if (MODES.length === 0 || MODES[0]!.mode !== 'off' || wanted.size !== MODES.leng
   console.error(`bench:observe: --modes must list known modes starting with off (${ALL_MODES.map((m) => m.mode).join(',')})`);
   process.exit(2);
 }
+const RATE = Number(flags.rate);
+if (!Number.isInteger(RATE) || RATE < 0 || RATE > 100_000) {
+  console.error('bench:observe: --rate must be a whole number of calls per second from 0 (as fast as answered) to 100000');
+  process.exit(2);
+}
 const EVENT_CALLS = Number(flags['event-calls']);
 if (!Number.isInteger(EVENT_CALLS) || EVENT_CALLS < 0 || EVENT_CALLS > 10_000_000) {
   console.error('bench:observe: --event-calls must be a whole number from 0 to 10000000');
@@ -79,6 +90,7 @@ const PROFILE_DIR = flags['cpu-prof'] === undefined ? undefined : resolve(flags[
 interface Round {
   calls: number;
   errors: number;
+  skipped: number;
   elapsedMs: number;
   clientCpuUs: number;
   serviceCpuUs: number;
@@ -145,9 +157,9 @@ function ask(proc: Proc, command?: string): Promise<unknown> {
 
 async function measure(row: Row, seconds: number): Promise<Round> {
   const serviceBefore = (await ask(row.service, 'cpu')) as { cpuUs: number };
-  const run = (await ask(row.client, `measure ${seconds} ${CONCURRENCY}`)) as { ok: number; errors: number; elapsedMs: number; cpuUs: number; spans: number };
+  const run = (await ask(row.client, `measure ${seconds} ${CONCURRENCY} ${RATE}`)) as { ok: number; errors: number; skipped: number; elapsedMs: number; cpuUs: number; spans: number };
   const serviceAfter = (await ask(row.service, 'cpu')) as { cpuUs: number; spans: number };
-  return { calls: run.ok, errors: run.errors, elapsedMs: run.elapsedMs, clientCpuUs: run.cpuUs, serviceCpuUs: serviceAfter.cpuUs - serviceBefore.cpuUs, spans: run.spans + serviceAfter.spans };
+  return { calls: run.ok, errors: run.errors, skipped: run.skipped, elapsedMs: run.elapsedMs, clientCpuUs: run.cpuUs, serviceCpuUs: serviceAfter.cpuUs - serviceBefore.cpuUs, spans: run.spans + serviceAfter.spans };
 }
 
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -200,24 +212,27 @@ try {
     totals: row.rounds.map((r) => perCall(r.clientCpuUs + r.serviceCpuUs, r).toFixed(0)).join(' / '),
     rps: median(row.rounds.map((r) => (r.calls * 1000) / r.elapsedMs)),
     errors: row.rounds.reduce((sum, r) => sum + r.errors, 0),
+    skipped: row.rounds.reduce((sum, r) => sum + r.skipped, 0),
     spans: row.rounds.at(-1)?.spans ?? 0,
   }));
   const off = results[0]!;
   const ratio = (r: (typeof results)[number]): number => off.total / r.total;
   console.log(
-    `\nnpm run bench:observe -- --seconds ${SECONDS} --rounds ${ROUNDS} --concurrency ${CONCURRENCY}\n` +
-      `${ROUNDS} interleaved rounds of ${SECONDS} s per row, ${CONCURRENCY} calls in flight, service and client in separate processes; ` +
+    `\nnpm run bench:observe -- --seconds ${SECONDS} --rounds ${ROUNDS} --concurrency ${CONCURRENCY}${RATE > 0 ? ` --rate ${RATE}` : ''}\n` +
+      `${ROUNDS} interleaved rounds of ${SECONDS} s per row, ` +
+      (RATE > 0 ? `${RATE} calls/s paced, at most ${CONCURRENCY} in flight` : `${CONCURRENCY} calls in flight`) +
+      `, service and client in separate processes; ` +
       `Node ${process.version}, ${cpus().length} CPUs; load average before ${loadBefore.map((v) => v.toFixed(2)).join(' ')}, ` +
       `after ${loadavg().map((v) => v.toFixed(2)).join(' ')}; machine CPU busy during the rounds ${(busy * 100).toFixed(0)}%` +
       (PROFILE_DIR === undefined ? '' : `; CPU profiles in ${PROFILE_DIR} (profiling inflates every figure)`) +
       '\n',
   );
-  console.log('| # | row | CPU µs/call client | service | client + service | rounds (c + s) | vs off (CPU) | best round vs off | calls/s | vs off (calls/s) | spans exported | errors |');
-  console.log('|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|');
+  console.log('| # | row | CPU µs/call client | service | client + service | rounds (c + s) | vs off (CPU) | best round vs off | calls/s | vs off (calls/s) | spans exported | errors | skipped |');
+  console.log('|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|');
   results.forEach((r, i) => {
     console.log(
       `| ${i + 1} | ${r.label} | ${r.client.toFixed(0)} | ${r.service.toFixed(0)} | ${r.total.toFixed(0)} | ${r.totals} | ${ratio(r).toFixed(2)}× | ${(off.best / r.best).toFixed(2)}× | ` +
-        `${r.rps.toFixed(0)} | ${(r.rps / off.rps).toFixed(2)}× | ${r.spans} | ${r.errors} |`,
+        `${r.rps.toFixed(0)} | ${(r.rps / off.rps).toFixed(2)}× | ${r.spans} | ${r.errors} | ${r.skipped} |`,
     );
   });
   const goals = [
