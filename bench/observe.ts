@@ -1,26 +1,40 @@
 /**
  * npm run bench:observe — what observability costs a Farol call, in one run on loopback. Four
- * rows, each a process running a Farol service and a Farol client calling it over verified TLS
+ * rows, each a Farol service process and a Farol client process calling it over verified TLS
  * with Basic auth, discovery from the embedded registry:
  *
  *  1. off: metrics off, tracing off (the baseline);
  *  2. default: tracing on (the default) with no OpenTelemetry SDK registered, metrics off;
  *  3. metrics: prom-client metrics on, on the service and the client;
- *  4. metrics + tracing: metrics, and the OTel SDK registered sampling 100% of spans (call, try,
- *     server span each call) to a batching processor and a counting exporter.
+ *  4. metrics + tracing: metrics, and the OTel SDK registered in both processes sampling 100% of
+ *     spans (call, try, server span each call) to a batching processor and a counting exporter.
  *
- * Client and service share one process per row, so the cost lands on the same event loop the
- * throughput depends on (a worst case). Rows are measured in interleaved rounds (1 2 3 4, 1 2 3
- * 4, ...) and each reports its median round, so drift on a shared machine lands on every row alike.
- * Goals: metrics ≥ 0.95× off, metrics + tracing ≥ 0.85× off (reported, not asserted).
+ * The primary figure is CPU time per call (process.cpuUsage of the client and of the service,
+ * over the same rounds, and their sum): it barely moves when other work shares the machine, where
+ * calls per second (kept as a secondary column) follow whatever else runs. Rows are measured in
+ * interleaved rounds (1 2 3 4, 1 2 3 4, ...) and each reports its median round (and its best: other
+ * load only ever adds CPU per call, through caches and fewer calls per wake-up). Goals, on the
+ * client + service CPU per call: metrics ≥ 0.95× off, metrics + tracing ≥ 0.85× off, where a ratio
+ * is off's CPU per call over the row's (so 0.95× = 5% more CPU per call). Reported, not asserted.
  *
- *   npm run bench:observe -- --seconds 5 --rounds 3 --concurrency 32
+ *   npm run bench:observe -- --seconds 3 --rounds 5 --concurrency 16
+ *   npm run bench:observe -- --rate 1000 --concurrency 64      # paced: the same calls per second in every row
+ *   npm run bench:observe -- --cpu-prof /tmp/observe-prof   # a V8 CPU profile of every process
+ *
+ * As fast as answered (the default), a row that runs slower on a busy machine also gets fewer calls
+ * per wake-up of its event loop, which raises its CPU per call further; --rate paces every row at
+ * the same calls per second (well under what the slowest row can do), which removes that effect.
+ *
+ * Then a second table, "events alone": the CPU one call's events cost in each mode with no I/O
+ * (bench/fixtures/observe-events.ts, one process per mode, --event-calls calls; 0 skips it).
+ * Being pure CPU in one process, it is steady where the first table is not, and it says how much of
+ * a row's extra CPU is Farol's subscribers (and prom-client's, and the SDK's) and how much is not.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { createInterface, type Interface } from 'node:readline';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { machineCpuUs } from './fixtures/proc.js';
@@ -33,6 +47,10 @@ const { values: flags } = parseArgs({
     seconds: { type: 'string', default: process.env.FAROL_BENCH_SECONDS ?? '5' },
     rounds: { type: 'string', default: process.env.FAROL_BENCH_ROUNDS ?? '3' },
     concurrency: { type: 'string', default: process.env.FAROL_BENCH_CONCURRENCY ?? '32' },
+    modes: { type: 'string', default: 'off,default,metrics,metrics+tracing' },
+    'cpu-prof': { type: 'string' },
+    'event-calls': { type: 'string', default: '100000' },
+    rate: { type: 'string', default: process.env.FAROL_BENCH_RATE ?? '0' },
   },
 });
 const SECONDS = Number(flags.seconds);
@@ -45,39 +63,107 @@ for (const [name, value] of Object.entries({ seconds: SECONDS, rounds: ROUNDS, c
   }
 }
 
-const MODES = [
+const ALL_MODES = [
   { mode: 'off', label: 'off (no metrics, no tracing)' },
   { mode: 'default', label: 'default (tracing on, no SDK registered)' },
   { mode: 'metrics', label: 'metrics (prom-client)' },
   { mode: 'metrics+tracing', label: 'metrics + tracing (OTel SDK, 100% sampled)' },
 ] as const;
+const wanted = new Set(flags.modes.split(',').map((m) => m.trim()));
+const MODES = ALL_MODES.filter((m) => wanted.has(m.mode));
+if (MODES.length === 0 || MODES[0]!.mode !== 'off' || wanted.size !== MODES.length) {
+  console.error(`bench:observe: --modes must list known modes starting with off (${ALL_MODES.map((m) => m.mode).join(',')})`);
+  process.exit(2);
+}
+const RATE = Number(flags.rate);
+if (!Number.isInteger(RATE) || RATE < 0 || RATE > 100_000) {
+  console.error('bench:observe: --rate must be a whole number of calls per second from 0 (as fast as answered) to 100000');
+  process.exit(2);
+}
+const EVENT_CALLS = Number(flags['event-calls']);
+if (!Number.isInteger(EVENT_CALLS) || EVENT_CALLS < 0 || EVENT_CALLS > 10_000_000) {
+  console.error('bench:observe: --event-calls must be a whole number from 0 to 10000000');
+  process.exit(2);
+}
+const PROFILE_DIR = flags['cpu-prof'] === undefined ? undefined : resolve(flags['cpu-prof']);
 
 interface Round {
-  rps: number;
+  calls: number;
   errors: number;
-  cpuUsPerCall: number;
+  skipped: number;
+  elapsedMs: number;
+  clientCpuUs: number;
+  serviceCpuUs: number;
   spans: number;
 }
 
-interface Row {
-  label: string;
+/** A child process speaking the line protocol of bench/fixtures/protocol.ts. */
+interface Proc {
+  name: string;
   child: ChildProcess;
-  lines: Interface;
+  /** Lines read and not asked for yet (readline may hand over several at once). */
+  queue: string[];
+  waiting: ((line: string) => void) | undefined;
+}
+
+interface Row {
+  mode: string;
+  label: string;
+  service: Proc;
+  client: Proc;
   rounds: Round[];
 }
 
-function nextLine(row: Row): Promise<string> {
+const children: ChildProcess[] = [];
+process.once('exit', () => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+});
+
+async function start(fixture: string, name: string, config: object): Promise<Proc> {
+  const profile = PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(PROFILE_DIR, name)}`];
+  if (PROFILE_DIR !== undefined) await mkdir(join(PROFILE_DIR, name), { recursive: true });
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', join(REPO_ROOT, 'bench', 'fixtures', fixture)], {
+    cwd: REPO_ROOT,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  const proc: Proc = { name, child, queue: [], waiting: undefined };
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    const waiting = proc.waiting;
+    proc.waiting = undefined;
+    if (waiting) waiting(line);
+    else proc.queue.push(line);
+  });
+  child.stdin!.write(`${JSON.stringify(config)}\n`);
+  const ready = (await ask(proc)) as { ready?: boolean };
+  if (!ready.ready) throw new Error(`${name}: not ready`);
+  return proc;
+}
+
+/** Writes `command` (if any) and reads the process's next JSON line. */
+function ask(proc: Proc, command?: string): Promise<unknown> {
+  if (command !== undefined) proc.child.stdin!.write(`${command}\n`);
+  const queued = proc.queue.shift();
+  if (queued !== undefined) return Promise.resolve(JSON.parse(queued));
   return new Promise((answer, reject) => {
-    const onExit = (code: number | null): void => reject(new Error(`${row.label}: its process exited (${code})`));
-    row.child.once('exit', onExit);
-    row.lines.once('line', (line) => {
-      row.child.off('exit', onExit);
-      answer(line);
-    });
+    const onExit = (code: number | null): void => reject(new Error(`${proc.name}: its process exited (${code})`));
+    proc.child.once('exit', onExit);
+    proc.waiting = (line) => {
+      proc.child.off('exit', onExit);
+      answer(JSON.parse(line));
+    };
   });
 }
 
+async function measure(row: Row, seconds: number): Promise<Round> {
+  const serviceBefore = (await ask(row.service, 'cpu')) as { cpuUs: number };
+  const run = (await ask(row.client, `measure ${seconds} ${CONCURRENCY} ${RATE}`)) as { ok: number; errors: number; skipped: number; elapsedMs: number; cpuUs: number; spans: number };
+  const serviceAfter = (await ask(row.service, 'cpu')) as { cpuUs: number; spans: number };
+  return { calls: run.ok, errors: run.errors, skipped: run.skipped, elapsedMs: run.elapsedMs, clientCpuUs: run.cpuUs, serviceCpuUs: serviceAfter.cpuUs - serviceBefore.cpuUs, spans: run.spans + serviceAfter.spans };
+}
+
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const perCall = (us: number, round: Round): number => us / Math.max(1, round.calls);
 
 const loadBefore = loadavg();
 const dir = await mkdtemp(join(tmpdir(), 'farol-bench-observe-'));
@@ -95,22 +181,19 @@ try {
   await addUser(files.usersFile, 'bench', password);
 
   for (const [index, { mode, label }] of MODES.entries()) {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench', 'fixtures', 'observe-pair.ts')], {
-      cwd: REPO_ROOT,
-      stdio: ['pipe', 'pipe', 'inherit'],
+    const name = names[index]!;
+    const service = await start('observe-service.ts', `${mode}-service`, {
+      mode,
+      name,
+      certFile: files.certFile,
+      keyFile: files.keyFile,
+      usersFile: files.usersFile,
+      consulAddress: registry.address,
     });
-    process.once('exit', () => child.kill('SIGKILL'));
-    const row: Row = { label, child, lines: createInterface({ input: child.stdout! }), rounds: [] };
-    rows.push(row);
-    child.stdin!.write(`${JSON.stringify({ mode, name: names[index], ...files, password, consulAddress: registry.address })}\n`);
-    const ready = JSON.parse(await nextLine(row)) as { ready?: boolean };
-    if (!ready.ready) throw new Error(`${label}: not ready`);
+    const client = await start('observe-client.ts', `${mode}-client`, { mode, name, caFile: files.caFile, password, consulAddress: registry.address });
+    rows.push({ mode, label, service, client, rounds: [] });
   }
 
-  const measure = async (row: Row, seconds: number): Promise<Round> => {
-    row.child.stdin!.write(`measure ${seconds} ${CONCURRENCY}\n`);
-    return JSON.parse(await nextLine(row)) as Round;
-  };
   console.error(`bench:observe: warming up ${rows.length} rows…`);
   for (const row of rows) await measure(row, 1);
   const machineBefore = machineCpuUs();
@@ -122,33 +205,74 @@ try {
 
   const results = rows.map((row) => ({
     label: row.label,
-    rps: median(row.rounds.map((r) => r.rps)),
-    cpuUs: median(row.rounds.map((r) => r.cpuUsPerCall)),
+    client: median(row.rounds.map((r) => perCall(r.clientCpuUs, r))),
+    service: median(row.rounds.map((r) => perCall(r.serviceCpuUs, r))),
+    total: median(row.rounds.map((r) => perCall(r.clientCpuUs + r.serviceCpuUs, r))),
+    best: Math.min(...row.rounds.map((r) => perCall(r.clientCpuUs + r.serviceCpuUs, r))),
+    totals: row.rounds.map((r) => perCall(r.clientCpuUs + r.serviceCpuUs, r).toFixed(0)).join(' / '),
+    rps: median(row.rounds.map((r) => (r.calls * 1000) / r.elapsedMs)),
     errors: row.rounds.reduce((sum, r) => sum + r.errors, 0),
+    skipped: row.rounds.reduce((sum, r) => sum + r.skipped, 0),
     spans: row.rounds.at(-1)?.spans ?? 0,
-    all: row.rounds.map((r) => r.rps.toFixed(0)).join(' / '),
   }));
-  const baseline = results[0]!.rps;
+  const off = results[0]!;
+  const ratio = (r: (typeof results)[number]): number => off.total / r.total;
   console.log(
-    `\nnpm run bench:observe -- --seconds ${SECONDS} --rounds ${ROUNDS} --concurrency ${CONCURRENCY}\n` +
-      `${ROUNDS} interleaved rounds of ${SECONDS} s per row, ${CONCURRENCY} calls in flight, service and client in one process per row; ` +
+    `\nnpm run bench:observe -- --seconds ${SECONDS} --rounds ${ROUNDS} --concurrency ${CONCURRENCY}${RATE > 0 ? ` --rate ${RATE}` : ''}\n` +
+      `${ROUNDS} interleaved rounds of ${SECONDS} s per row, ` +
+      (RATE > 0 ? `${RATE} calls/s paced, at most ${CONCURRENCY} in flight` : `${CONCURRENCY} calls in flight`) +
+      `, service and client in separate processes; ` +
       `Node ${process.version}, ${cpus().length} CPUs; load average before ${loadBefore.map((v) => v.toFixed(2)).join(' ')}, ` +
-      `after ${loadavg().map((v) => v.toFixed(2)).join(' ')}; machine CPU busy during the rounds ${(busy * 100).toFixed(0)}%\n`,
+      `after ${loadavg().map((v) => v.toFixed(2)).join(' ')}; machine CPU busy during the rounds ${(busy * 100).toFixed(0)}%` +
+      (PROFILE_DIR === undefined ? '' : `; CPU profiles in ${PROFILE_DIR} (profiling inflates every figure)`) +
+      '\n',
   );
-  console.log('| # | row | calls/s (median) | rounds | CPU µs/call | spans exported | errors | vs off |');
-  console.log('|---|---|---:|---|---:|---:|---:|---:|');
+  console.log('| # | row | CPU µs/call client | service | client + service | rounds (c + s) | vs off (CPU) | best round vs off | calls/s | vs off (calls/s) | spans exported | errors | skipped |');
+  console.log('|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|');
   results.forEach((r, i) => {
-    console.log(`| ${i + 1} | ${r.label} | ${r.rps.toFixed(0)} | ${r.all} | ${r.cpuUs.toFixed(0)} | ${r.spans} | ${r.errors} | ${(r.rps / baseline).toFixed(2)}× |`);
+    console.log(
+      `| ${i + 1} | ${r.label} | ${r.client.toFixed(0)} | ${r.service.toFixed(0)} | ${r.total.toFixed(0)} | ${r.totals} | ${ratio(r).toFixed(2)}× | ${(off.best / r.best).toFixed(2)}× | ` +
+        `${r.rps.toFixed(0)} | ${(r.rps / off.rps).toFixed(2)}× | ${r.spans} | ${r.errors} | ${r.skipped} |`,
+    );
   });
-  const metricsRatio = results[2]!.rps / baseline;
-  const tracingRatio = results[3]!.rps / baseline;
-  console.log('\nGoals (reported, not asserted):');
-  console.log(`- metrics vs off: ${metricsRatio.toFixed(2)}× (goal ≥ 0.95×) ${metricsRatio >= 0.95 ? 'met' : 'NOT met'}`);
-  console.log(`- metrics + tracing vs off: ${tracingRatio.toFixed(2)}× (goal ≥ 0.85×) ${tracingRatio >= 0.85 ? 'met' : 'NOT met'}`);
+  const goals = [
+    { mode: 'metrics', name: 'metrics', goal: 0.95 },
+    { mode: 'metrics+tracing', name: 'metrics + tracing', goal: 0.85 },
+  ];
+  console.log('\nGoals, on CPU per call, client + service (reported, not asserted):');
+  for (const { mode, name, goal } of goals) {
+    const index = rows.findIndex((row) => row.mode === mode);
+    if (index < 0) continue;
+    const value = ratio(results[index]!);
+    console.log(`- ${name} vs off: ${value.toFixed(2)}× (goal ≥ ${goal.toFixed(2)}×) ${value >= goal ? 'met' : 'NOT met'}`);
+  }
+  if (EVENT_CALLS > 0) {
+    console.error(`bench:observe: events alone, ${EVENT_CALLS} calls per mode…`);
+    const alone: Array<{ label: string; clientUs: number; serviceUs: number }> = [];
+    for (const { mode, label } of MODES) {
+      const proc = await start('observe-events.ts', `${mode}-events`, { mode, calls: EVENT_CALLS });
+      alone.push({ label, ...((await ask(proc)) as { clientUs: number; serviceUs: number }) });
+      const exited = new Promise((done) => proc.child.once('exit', done));
+      proc.child.stdin!.end();
+      await exited;
+    }
+    const offAlone = alone[0]!.clientUs + alone[0]!.serviceUs;
+    console.log(`\nEvents alone: one call's events published ${EVENT_CALLS} times with no I/O, CPU µs per call (client side: call and try events; service side: request and auth events)\n`);
+    console.log('| # | row | client µs | service µs | both | more than off | off end to end + that, vs off |');
+    console.log('|---|---|---:|---:|---:|---:|---:|');
+    alone.forEach((a, i) => {
+      const both = a.clientUs + a.serviceUs;
+      console.log(
+        `| ${i + 1} | ${a.label} | ${a.clientUs.toFixed(1)} | ${a.serviceUs.toFixed(1)} | ${both.toFixed(1)} | ${(both - offAlone).toFixed(1)} | ` +
+          `${(off.total / (off.total + both - offAlone)).toFixed(2)}× |`,
+      );
+    });
+  }
   if (results.some((r) => r.errors > 0)) process.exitCode = 1;
 } finally {
-  for (const row of rows) row.child.stdin!.end();
-  await Promise.all(rows.map((row) => new Promise((done) => (row.child.exitCode !== null ? done(undefined) : row.child.once('exit', done)))));
+  const all = rows.flatMap((row) => [row.service, row.client]);
+  for (const proc of all) proc.child.stdin!.end();
+  await Promise.all(all.map((proc) => new Promise((done) => (proc.child.exitCode !== null ? done(undefined) : proc.child.once('exit', done)))));
   await registry.close();
   await rm(dir, { recursive: true, force: true });
 }

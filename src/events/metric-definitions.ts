@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, register as defaultRegistry, Registry } from 'prom-client';
 import { FarolError } from '../errors.js';
+import { DeferredCounter } from './deferred-counter.js';
 
 /**
  * OpenTelemetry's advised bucket boundaries for http.server.request.duration and
@@ -50,6 +51,11 @@ export interface FarolInstruments {
   discoveryStaleness: Gauge<'service'>;
   watchErrors: Counter<'service'>;
   openConnections: Gauge<'service'>;
+  /** The hot-path counters, counted in Maps and added when collected (see DeferredCounter). */
+  authOutcomesDeferred: DeferredCounter<'scheme' | 'outcome' | 'reason'>;
+  clientTriesDeferred: DeferredCounter<'service'>;
+  /** Requests in flight by method label, for every service host on this registry; serverActive shows it when collected. */
+  serverInFlight: Map<string, number>;
 }
 
 const instrumentsByRegistry = new WeakMap<Registry, FarolInstruments>();
@@ -91,7 +97,7 @@ export function instrumentsFor(registry: Registry, version: string): FarolInstru
 
 function createInstruments(registry: Registry, version: string): FarolInstruments {
   const registers = [registry];
-  const instruments: FarolInstruments = {
+  const created = {
     registry,
     serverDuration: new Histogram({
       name: 'http_server_request_duration_seconds',
@@ -174,6 +180,16 @@ function createInstruments(registry: Registry, version: string): FarolInstrument
     }),
     watchErrors: new Counter({ name: 'farol_client_discovery_watch_errors_total', help: 'Failed blocking queries of the discovery watch.', labelNames: ['service'], registers }),
     openConnections: new Gauge({ name: 'farol_client_open_connections', help: 'TLS connections open to instances of the service.', labelNames: ['service'], registers }),
+  };
+  const instruments: FarolInstruments = {
+    ...created,
+    authOutcomesDeferred: new DeferredCounter(created.authOutcomes, ['scheme', 'outcome', 'reason']),
+    clientTriesDeferred: new DeferredCounter(created.clientTries, ['service']),
+    serverInFlight: new Map(),
+  };
+  // In flight is counted in a Map by the subscribers (a gauge's inc/dec with labels hashes them twice a request).
+  (created.serverActive as { collect?: () => void }).collect = () => {
+    for (const [method, count] of instruments.serverInFlight) created.serverActive.set({ http_request_method: method }, count);
   };
   instruments.buildInfo.set({ version, nodejs_version: process.version }, 1);
   for (const state of REGISTRATION_STATES) instruments.registrationState.set({ state }, 0);

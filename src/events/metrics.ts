@@ -29,21 +29,18 @@ export interface ServiceMetricsOptions {
 export function subscribeServiceMetrics(options: ServiceMetricsOptions): () => void {
   const m = instrumentsFor(options.registry, options.version);
   const { owns } = options;
-  const inFlight = new WeakMap<object, string>();
+  const inFlight = new WeakSet<object>();
   const unsubscribe = [
     subscribe(channels.serviceRequestStart, (event) => {
       if (!owns(event.owner)) return;
       const method = methodLabel(event.method);
-      inFlight.set(event.request, method);
-      m.serverActive.inc({ http_request_method: method });
+      inFlight.add(event.request);
+      m.serverInFlight.set(method, (m.serverInFlight.get(method) ?? 0) + 1);
     }),
     subscribe(channels.serviceRequestEnd, (event) => {
       if (!owns(event.owner)) return;
       const method = methodLabel(event.method);
-      if (inFlight.has(event.request)) {
-        inFlight.delete(event.request);
-        m.serverActive.dec({ http_request_method: method });
-      }
+      if (inFlight.delete(event.request)) m.serverInFlight.set(method, (m.serverInFlight.get(method) ?? 1) - 1);
       m.serverDuration.observe(
         { http_request_method: method, http_route: event.route ?? UNMATCHED_ROUTE, http_response_status_code: statusLabel(event.status) },
         event.durationMs / 1000,
@@ -53,7 +50,7 @@ export function subscribeServiceMetrics(options: ServiceMetricsOptions): () => v
       if (!owns(event.owner)) return;
       const scheme = event.outcome === 'limited' ? 'basic' : schemeLabel(event.scheme);
       const reason = event.outcome === 'authenticated' ? (event.remembered ? 'remembered' : 'verified') : reasonLabel(event.reason);
-      m.authOutcomes.inc({ scheme, outcome: event.outcome, reason });
+      m.authOutcomesDeferred.inc(scheme, event.outcome, reason);
       if (event.outcome === 'limited') m.loginLimited.inc({ reason });
     }),
     subscribe(channels.registrationState, (event) => {
@@ -140,7 +137,7 @@ export function subscribeClientMetrics(options: ClientMetricsOptions): () => voi
 
   const unsubscribe = [
     subscribe(channels.clientTryStart, (event) => {
-      if (owns(event.owner)) m.clientTries.inc({ service: event.service });
+      if (owns(event.owner)) m.clientTriesDeferred.inc(event.service);
     }),
     subscribe(channels.clientTryEnd, (event) => {
       if (!owns(event.owner)) return;

@@ -37,6 +37,28 @@ describe('service metrics', () => {
     }
   });
 
+  it('count requests in flight across the service hosts sharing a registry, and never below zero for an end without a start', async () => {
+    const registry = new Registry();
+    const a = createEventOwner('service', 'a');
+    const b = createEventOwner('service', 'b');
+    const offs = [subscribeServiceMetrics({ registry, owns: ownedBy(a), version: '1' }), subscribeServiceMetrics({ registry, owns: ownedBy(b), version: '1' })];
+    try {
+      const facts = (owner: typeof a, request: object) => ({ owner, service: 's', instance: owner.id, request, method: 'POST', path: '/', remoteAddress: '::1' });
+      const [r1, r2, r3] = [{}, {}, {}];
+      channels.serviceRequestStart.publish({ ...facts(a, r1), header: () => undefined });
+      channels.serviceRequestStart.publish({ ...facts(b, r2), header: () => undefined });
+      assert.equal(await sample(registry, 'http_server_active_requests{http_request_method="POST"}'), 2);
+      const end = { route: '/', status: 200, durationMs: 1, principal: null, healthProbe: false };
+      channels.serviceRequestEnd.publish({ ...facts(a, r1), ...end });
+      channels.serviceRequestEnd.publish({ ...facts(b, r3), ...end });
+      channels.serviceRequestEnd.publish({ ...facts(a, r1), ...end });
+      assert.equal(await sample(registry, 'http_server_active_requests{http_request_method="POST"}'), 1, 'an end without its start, or a second end, changes nothing');
+      assert.equal(await sample(registry, 'http_server_request_duration_seconds_count{http_request_method="POST",http_route="/",http_response_status_code="200"}'), 3);
+    } finally {
+      for (const off of offs) off();
+    }
+  });
+
   it('label an unmatched route with one fixed value, fold unknown methods into _OTHER, and ignore other owners', async () => {
     const registry = new Registry();
     const owner = createEventOwner('service', 'a');
