@@ -89,6 +89,7 @@ export function createClient(given: ClientOptions): FarolClient {
     consul,
     owner,
     ...(options.freshness ? { freshness: options.freshness } : {}),
+    ...options.consistency,
     onChange: (service, instances) => {
       selection.retain(service, instances);
       void pools?.then((ready) => ready.retainOnly(currentTargets()), () => undefined);

@@ -1,6 +1,6 @@
 import { FarolError, isFarolError } from '../errors.js';
-import { watchHealthService } from '../consul/index.js';
-import type { ConsulClient, ServiceEntry } from '../consul/index.js';
+import { hiddenByAclError, stalenessOf, watchHealthService } from '../consul/index.js';
+import type { ConsistencyMode, ConsulClient, QueryMeta, ServiceEntry } from '../consul/index.js';
 import { channels, eventError, type EventOwner } from '../events/channels.js';
 import { instancesFromEntries, type Instance } from './instance.js';
 import { DEFAULT_SERVED_SET_OPTIONS, ServedSet, type ServedSetOptions } from './served-set.js';
@@ -11,6 +11,10 @@ export interface DiscoveryOptions {
   owner: EventOwner;
   /** Blocking-query wait, e.g. '5m'; the watch's default when omitted. */
   wait?: string;
+  /** Read consistency of the watches; default 'stale' (see DEFAULT_DISCOVERY_CONSISTENCY). */
+  consistency?: ConsistencyMode;
+  /** With 'stale': an answer whose server last heard from the leader longer ago than this counts as a failed read. */
+  maxStaleMs?: number;
   /** Called whenever the passing set of a service changes. */
   onChange?: (service: string, instances: readonly Instance[]) => void;
   /** Staleness limit and the grace for empty answers after an outage (see ServedSet). */
@@ -75,7 +79,7 @@ export function createDiscovery(opts: DiscoveryOptions): Discovery {
     // being reported as unhandled when every caller has already given up.
     state.first.catch(() => undefined);
 
-    const update = (entries: ServiceEntry[]): void => {
+    const update = (entries: ServiceEntry[], meta?: QueryMeta): void => {
       const answer = state.set.answer(instancesFromEntries(entries), now());
       state.answered = true;
       resolveFirst(state.set.known ?? []);
@@ -86,7 +90,12 @@ export function createDiscovery(opts: DiscoveryOptions): Discovery {
       if (answer.kind === 'unchanged') return;
       const { instances } = answer;
       if (channels.discoveryUpdate.hasSubscribers) {
-        channels.discoveryUpdate.publish({ owner, service, instances: instances.map(({ id, address, port }) => ({ id, address, port })) });
+        channels.discoveryUpdate.publish({
+          owner,
+          service,
+          instances: instances.map(({ id, address, port }) => ({ id, address, port })),
+          ...(meta === undefined ? {} : { consul: stalenessOf(meta) }),
+        });
       }
       opts.onChange?.(service, instances);
     };
@@ -96,10 +105,12 @@ export function createDiscovery(opts: DiscoveryOptions): Discovery {
       signal: controller.signal,
       events: owner,
       ...(opts.wait === undefined ? {} : { wait: opts.wait }),
-      onUpdate: (entries) => update(entries),
-      onResponse: () => {
+      ...(opts.consistency === undefined ? {} : { consistency: opts.consistency }),
+      ...(opts.maxStaleMs === undefined ? {} : { maxStaleMs: opts.maxStaleMs }),
+      onUpdate: (entries, meta) => update(entries, meta),
+      onResponse: (meta) => {
         if (state.set.failing) {
-          if (channels.discoveryRecovered.hasSubscribers) channels.discoveryRecovered.publish({ owner, service });
+          if (channels.discoveryRecovered.hasSubscribers) channels.discoveryRecovered.publish({ owner, service, consul: stalenessOf(meta) });
         }
         state.set.succeeded(now());
       },
@@ -113,7 +124,7 @@ export function createDiscovery(opts: DiscoveryOptions): Discovery {
         }
       },
     });
-    watch.firstResult.then(update, (error: unknown) => {
+    watch.firstResult.then((entries) => update(entries), (error: unknown) => {
       const farolError = asConsulError(error, consul);
       if (channels.discoveryError.hasSubscribers) channels.discoveryError.publish({ owner, service, error: eventError(farolError), stage: 'watch' });
       // With nothing cached, drop the watch so the next call asks Consul afresh instead of
@@ -157,7 +168,9 @@ export function createDiscovery(opts: DiscoveryOptions): Discovery {
       let counts = '';
       let registered: number | undefined;
       try {
-        const { entries } = await consul.health.service(service);
+        const { entries, meta } = await consul.health.service(service);
+        const hidden = hiddenByAclError(service, { entries, meta }, consul);
+        if (hidden) return hidden;
         registered = entries.length;
         counts = entries.length === 0 ? ' (none registered)' : ` (${entries.length} registered, 0 passing)`;
       } catch (error) {

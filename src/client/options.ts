@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { CredentialProvider } from '../auth/index.js';
-import type { ConsulClient, ConsulClientOptions } from '../consul/index.js';
+import { DEFAULT_DISCOVERY_CONSISTENCY, validateConsistency, type ConsistencyMode, type ConsulClient, type ConsulClientOptions } from '../consul/index.js';
 import { FarolError } from '../errors.js';
 import type { MetricsOption } from '../events/observe.js';
 import type { Logger } from '../log/logger.js';
@@ -58,6 +58,13 @@ export interface ClientRetryOptions {
 export interface ClientDiscoveryOptions {
   /** How long the last known instances serve while Consul is unreachable (see ServedSet). */
   freshness?: Partial<ServedSetOptions>;
+  /**
+   * Consul's read mode for the watches. Default 'stale': any server answers, so discovery keeps
+   * refreshing through leader elections and quorum loss (docs/consul.md says why).
+   */
+  consistency?: ConsistencyMode;
+  /** With consistency 'stale': an answer from a server out of touch with the leader for longer counts as failed. */
+  maxStaleMs?: number;
 }
 
 export interface ClientOptions {
@@ -133,6 +140,7 @@ export interface ResolvedClientOptions {
   retry: Required<Omit<ClientRetryOptions, 'retryOn' | 'budget'>> & { retryOn: readonly number[] | undefined; budget: Partial<Omit<RetryBudgetOptions, 'now'>> | undefined };
   outlier: Partial<Omit<OutlierOptions, 'now'>> | undefined;
   freshness: Partial<ServedSetOptions> | undefined;
+  consistency: { consistency?: ConsistencyMode; maxStaleMs?: number };
   connectionsPerInstance: number;
   serviceOfHost: (host: string) => string | undefined;
   otherHosts: 'pass' | 'refuse';
@@ -208,6 +216,8 @@ const schema = z.object({
     .optional(),
   discovery: z.strictObject({
     freshness: z.strictObject({ maxStalenessMs: timerMs.optional(), emptyAfterOutageGraceMs: z.number().finite().min(0).max(MAX_TIMER_DELAY_MS).optional() }).optional(),
+    consistency: z.enum(['default', 'stale', 'consistent']).optional(),
+    maxStaleMs: timerMs.optional(),
   }),
   connectionsPerInstance: z.number().int('must be a whole number').positive('must be a positive number').max(10_000).optional(),
   hosts: z.union([z.string().min(1), z.custom<(host: string) => string | undefined>((v) => typeof v === 'function')]).optional(),
@@ -240,10 +250,18 @@ export function resolveClientOptions(given: ClientOptions): ResolvedClientOption
     retry: { retries, timeoutMs, deadlineMs, retryOn: opts.retry?.retryOn, nonIdempotent: opts.retry?.nonIdempotent ?? false, budget: opts.retry?.budget },
     outlier: opts.outlier,
     freshness: opts.discovery?.freshness,
+    consistency: checkedConsistency(opts.discovery),
     connectionsPerInstance: opts.connectionsPerInstance ?? DEFAULT_CONNECTIONS_PER_INSTANCE,
     serviceOfHost: serviceOfHost(opts.hosts ?? DEFAULT_SERVICE_HOST_SUFFIX),
     otherHosts: opts.otherHosts ?? 'pass',
   };
+}
+
+/** Consul's own check of the pair (maxStaleMs only with 'stale'), named as the client's options. */
+function checkedConsistency(discovery: ClientDiscoveryOptions | undefined): { consistency?: ConsistencyMode; maxStaleMs?: number } {
+  const { consistency, maxStaleMs } = discovery ?? {};
+  validateConsistency({ consistency: consistency ?? DEFAULT_DISCOVERY_CONSISTENCY, maxStaleMs }, 'discovery.consistency');
+  return { ...(consistency === undefined ? {} : { consistency }), ...(maxStaleMs === undefined ? {} : { maxStaleMs }) };
 }
 
 /** The service a host names under a suffix ('orders.service.consul' → 'orders'), or the given function. */

@@ -11,6 +11,7 @@ export { ConsulStatusError, isConsulStatusError, isUnknownCheckError, isUnknownS
 export type { ConsulErrorReason, ConsulRequestFacts } from './status-error.js';
 export { hiddenByAclError, readPolicyFor } from './acl-hidden.js';
 export { DEFAULT_DISCOVERY_CONSISTENCY, stalenessOf, tooStaleError } from './staleness.js';
+export { validateConsistency } from './query.js';
 export type { Staleness } from './staleness.js';
 export { parseConsulAddress, DEFAULT_CONSUL_ADDRESS } from './address.js';
 export type { ConsulEndpoint } from './address.js';

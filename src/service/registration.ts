@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { isIPv6 } from 'node:net';
-import type { AgentServiceCheck, AgentServiceRegistration, ConsulClient } from '../consul/index.js';
+import { isUnknownCheckError, isUnknownServiceError, type AgentServiceCheck, type AgentServiceRegistration, type ConsulClient } from '../consul/index.js';
 import { goDurationMs, parseGoDuration } from '../consul-wire/duration.js';
 import { isFarolError } from '../errors.js';
 import { channels, createEventOwner, type EventOwner, type RegistrationState } from '../events/channels.js';
@@ -290,12 +290,7 @@ export class ConsulRegistration {
   }
 }
 
-function isUnknownService(error: unknown): boolean {
-  if (!isFarolError(error, 'CONSUL_ERROR')) return false;
-  return error.details?.status === 404 || /unknown service/i.test(error.message);
-}
+const isUnknownService = isUnknownServiceError;
 
 /** Consul's answer to a TTL update of a check it does not know: 404 "Unknown check ID ...". */
-export function isUnknownCheck(error: unknown): boolean {
-  return isFarolError(error, 'CONSUL_ERROR') && error.details?.status === 404 && /unknown check/i.test(error.message);
-}
+export const isUnknownCheck = isUnknownCheckError;

@@ -62,6 +62,13 @@ describe('client options', () => {
     assert.equal(typeof resolved.balancer({ service: 'x' }).pick, 'function');
   });
 
+  it("reads discovery with Consul's stale mode unless told otherwise, and passes a chosen mode and bound on", async () => {
+    const tls = { ca: await ca() };
+    assert.deepEqual(resolveClientOptions({ tls }).consistency, {});
+    assert.deepEqual(resolveClientOptions({ tls, discovery: { consistency: 'stale', maxStaleMs: 10_000 } }).consistency, { consistency: 'stale', maxStaleMs: 10_000 });
+    assert.deepEqual(resolveClientOptions({ tls, discovery: { consistency: 'consistent' } }).consistency, { consistency: 'consistent' });
+  });
+
   it('takes a balancer factory, called once per service with its name', async () => {
     const seen: string[] = [];
     const resolved = resolveClientOptions({
@@ -86,6 +93,9 @@ describe('client options', () => {
       [{ tls, discovery: { freshness: { maxStalenessMs: 0 } } }, /^discovery\.freshness\.maxStalenessMs must be a positive number/],
       [{ tls, connectionsPerInstance: 0 }, /^connectionsPerInstance must be a positive number/],
       [{ tls, otherHosts: 'maybe' as never }, /^otherHosts/],
+      [{ tls, discovery: { consistency: 'eventual' as never } }, /^discovery\.consistency/],
+      [{ tls, discovery: { consistency: 'default', maxStaleMs: 5000 } }, /maxStaleMs bounds stale reads, but discovery\.consistency is 'default'/],
+      [{ tls, discovery: { maxStaleMs: -1 } }, /^discovery\.maxStaleMs must be a positive number/],
     ];
     for (const [options, message] of cases) {
       const error = refusal(() => createClient({ consul: { address: '127.0.0.1:1' }, ...options }));

@@ -155,7 +155,7 @@ export function registerCallCommand(program: Command, ctx: CliContext): void {
         const who = await callCredentials(flags, ctx);
 
         const client = createClient({
-          consul: { ...consulOptionsFromEnv(env), ...(flags.consul ? { address: flags.consul } : {}) },
+          consul: consulOptionsFromEnv(env, { address: flags.consul }),
           tls: {
             ca: { file: flags.ca ?? (env.FAROL_CA || 'certs/ca.pem') },
             ...(who.clientCertificate ? { clientCertificate: who.clientCertificate } : {}),

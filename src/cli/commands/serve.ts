@@ -216,7 +216,7 @@ async function serve(flags: ServeFlags, ctx: CliContext): Promise<ExitCodeValue>
   const registry = metricsPort === undefined ? undefined : new Registry();
   const logger = createLogger({ name: 'server', file: flags.logFile });
   const consul = flags.register
-    ? new ConsulClient({ ...consulOptionsFromEnv(env), ...(flags.consul !== undefined ? { address: flags.consul } : {}), logger })
+    ? new ConsulClient({ ...consulOptionsFromEnv(env, { address: flags.consul }), logger })
     : undefined;
 
   let service: FarolService | undefined;

@@ -220,7 +220,6 @@ describe('ACLs on a cluster with default_policy deny: one least-privilege token 
 
   it(
     'makes a caller whose token may not read the service say so instead of "no instance registered" (createClient)',
-    { todo: 'until src/client/discovery.ts asks hiddenByAclError in noHealthyInstanceError' },
     async () => {
       const client = createClient({ consul: fromEnv(clientB, tokens.callerNoNode), tls: { ca: { file: pki.caFile } }, retries: 0 });
       try {
