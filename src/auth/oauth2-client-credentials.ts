@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { Agent, request } from 'undici';
 import { FarolError, type ErrorCode } from '../errors.js';
-import { CONNECTION_FAILURES, errorCode, TIMEOUT_CODES } from '../net-errors.js';
+import { CONNECTION_FAILURES, errorCode, TIMEOUT_CODES, UNTRUSTED_CERTIFICATE } from '../net-errors.js';
 import { channels, type EventOwner } from '../events/channels.js';
 import { componentEvents } from '../events/owner.js';
 import type { Logger } from '../log/logger.js';
@@ -435,20 +435,6 @@ function refusalError(
   }
 }
 
-const TLS_UNTRUSTED_CODES: Record<string, string> = {
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'it is not signed by a trusted CA',
-  UNABLE_TO_GET_ISSUER_CERT: 'it is not signed by a trusted CA',
-  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'it is not signed by a trusted CA',
-  SELF_SIGNED_CERT_IN_CHAIN: 'its chain ends in an untrusted CA',
-  DEPTH_ZERO_SELF_SIGNED_CERT: 'it is self-signed',
-  CERT_SIGNATURE_FAILURE: 'its signature does not verify',
-  CERT_HAS_EXPIRED: 'it has expired',
-  CERT_NOT_YET_VALID: 'it is not valid yet',
-  CERT_UNTRUSTED: 'it is not trusted for this purpose',
-  INVALID_PURPOSE: 'it is not meant for a TLS server',
-  CERT_REVOKED: 'it has been revoked',
-};
-
 const ABORT_CODES = new Set(['ABORT_ERR', 'UND_ERR_ABORTED']);
 
 function transportError(error: unknown, url: string, timeoutMs: number, redact: (text: string) => string): FarolError {
@@ -461,13 +447,13 @@ function transportError(error: unknown, url: string, timeoutMs: number, redact: 
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
     return make('TLS_UNTRUSTED', `the certificate of the authorization server at ${origin} does not name ${host}`, 'use the host name the certificate names in the URL, or reissue the certificate for this one');
   }
-  if (code !== undefined && code in TLS_UNTRUSTED_CODES) {
-    return make('TLS_UNTRUSTED', `the certificate of the authorization server at ${origin} is not trusted: ${TLS_UNTRUSTED_CODES[code]} (${code})`, tlsHint);
+  if (code !== undefined && Object.hasOwn(UNTRUSTED_CERTIFICATE, code)) {
+    return make('TLS_UNTRUSTED', `the certificate of the authorization server at ${origin} is not trusted: ${UNTRUSTED_CERTIFICATE[code]} (${code})`, tlsHint);
   }
   if (isTimeout) {
     return make('TIMEOUT', `the authorization server at ${origin} did not answer within ${timeoutMs} ms`, 'check that it is up, or raise timeoutMs');
   }
-  if (code !== undefined && code in CONNECTION_FAILURES) {
+  if (code !== undefined && Object.hasOwn(CONNECTION_FAILURES, code)) {
     return make('REQUEST_FAILED', `could not reach the authorization server at ${origin}: ${CONNECTION_FAILURES[code]} (${code})`, 'check that the authorization server is running and that tokenEndpoint (or issuer) is right');
   }
   if (code !== undefined && (code.startsWith('ERR_SSL_') || code === 'EPROTO')) {

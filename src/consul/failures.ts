@@ -1,4 +1,6 @@
 import { FarolError } from '../errors.js';
+import { classifyNetError } from '../net-errors.js';
+export { errorCodes } from '../net-errors.js';
 import { ConsulStatusError } from './status-error.js';
 
 /**
@@ -12,61 +14,37 @@ export type TransportFailureKind =
   | 'tls' // another TLS handshake failure
   | 'other';
 
-const CONNECT_CODES = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'EHOSTDOWN',
-  'ENETUNREACH',
-  'EADDRNOTAVAIL',
-  'ENOENT', // unix socket path missing
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-const SOCKET_CODES = new Set(['ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
-const UNTRUSTED_CODES: Record<string, string> = {
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'is not signed by a trusted CA',
-  UNABLE_TO_GET_ISSUER_CERT: 'is not signed by a trusted CA',
-  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'is not signed by a trusted CA',
-  DEPTH_ZERO_SELF_SIGNED_CERT: 'is self-signed and not trusted',
-  SELF_SIGNED_CERT_IN_CHAIN: 'chains to an untrusted CA',
-  CERT_HAS_EXPIRED: 'has expired',
-  CERT_NOT_YET_VALID: 'is not valid yet',
-  ERR_TLS_CERT_ALTNAME_INVALID: 'does not match the name connected to',
-};
-
-/** Every `code` on the error, its causes and (for AggregateError) its members, outermost first. */
-export function errorCodes(error: unknown): string[] {
-  const codes: string[] = [];
-  const pending: unknown[] = [error];
-  for (let seen = 0; pending.length > 0 && seen < 20; seen += 1) {
-    const current = pending.shift();
-    if (current === null || typeof current !== 'object') continue;
-    const { code, cause, errors } = current as { code?: unknown; cause?: unknown; errors?: unknown };
-    if (typeof code === 'string') codes.push(code);
-    if (cause !== undefined) pending.push(cause);
-    if (Array.isArray(errors)) pending.push(...errors);
-  }
-  return codes;
-}
-
 export interface TransportFailure {
   kind: TransportFailureKind;
   /** The most telling code, e.g. ECONNREFUSED; "unknown" when there is none. */
   code: string;
+  /** Words for a message, from the one classifier (src/net-errors.ts). */
+  reason: string;
 }
 
+/**
+ * The one classifier's verdict (src/net-errors.ts), in the terms the Consul client acts on:
+ * whether another agent address may be tried (connect), a read retried (socket), or the TLS
+ * setup is at fault.
+ */
 export function classifyTransportError(error: unknown): TransportFailure {
-  const codes = errorCodes(error);
-  const untrusted = codes.find((code) => code in UNTRUSTED_CODES);
-  if (untrusted !== undefined) return { kind: 'tls-untrusted', code: untrusted };
-  const connect = codes.find((code) => CONNECT_CODES.has(code));
-  if (connect !== undefined) return { kind: 'connect', code: connect };
-  const socket = codes.find((code) => SOCKET_CODES.has(code));
-  if (socket !== undefined) return { kind: 'socket', code: socket };
-  const tls = codes.find((code) => code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'));
-  if (tls !== undefined) return { kind: 'tls', code: tls };
-  return { kind: 'other', code: codes[0] ?? 'unknown' };
+  const failure = classifyNetError(error);
+  const code = failure.code ?? 'unknown';
+  const at = (kind: TransportFailureKind): TransportFailure => ({ kind, code, reason: failure.reason });
+  switch (failure.kind) {
+    case 'connect':
+    case 'socket':
+    case 'tls-untrusted':
+    case 'tls':
+      return at(failure.kind);
+    case 'tls-client-rejected':
+    case 'tls-not-tls':
+      return at('tls');
+    case 'timeout':
+      return at(failure.neverSent ? 'connect' : 'socket');
+    default:
+      return at('other');
+  }
 }
 
 export const UNREACHABLE_HINT = 'start a Consul agent or set CONSUL_HTTP_ADDR (e.g. 127.0.0.1:8500)';
@@ -90,8 +68,7 @@ export function unreachableError(attempts: { address: string; code: string }[], 
 
 export function tlsError(address: string, failure: TransportFailure, cause: unknown): FarolError {
   if (failure.kind === 'tls-untrusted') {
-    const why = UNTRUSTED_CODES[failure.code] ?? 'is not trusted';
-    return new FarolError('TLS_UNTRUSTED', `Consul's certificate at ${address} ${why} (${failure.code})`, {
+    return new FarolError('TLS_UNTRUSTED', `Consul's certificate at ${address} is not trusted: ${failure.reason} (${failure.code})`, {
       hint:
         failure.code === 'ERR_TLS_CERT_ALTNAME_INVALID'
           ? "set CONSUL_TLS_SERVER_NAME to a name in Consul's certificate"

@@ -2,6 +2,12 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { classifyTransportError, CLIENT_CERTIFICATE_HINT, errorCodes, responseError, unreachableError } from '../../src/consul/failures.js';
 
+/** The verdict without its words (which come from src/net-errors.ts and are tested there). */
+function kindAndCode(error: unknown): { kind: string; code: string } {
+  const { kind, code } = classifyTransportError(error);
+  return { kind, code };
+}
+
 function systemError(code: string, cause?: unknown): Error {
   return Object.assign(new Error(code, cause === undefined ? undefined : { cause }), { code });
 }
@@ -13,15 +19,15 @@ describe('mapping failures to FarolErrors', () => {
   });
 
   it('tells connection, broken-socket and TLS failures apart', () => {
-    assert.deepEqual(classifyTransportError(systemError('ECONNREFUSED')), { kind: 'connect', code: 'ECONNREFUSED' });
-    assert.deepEqual(classifyTransportError(systemError('UND_ERR_CONNECT_TIMEOUT')), { kind: 'connect', code: 'UND_ERR_CONNECT_TIMEOUT' });
-    assert.deepEqual(classifyTransportError(systemError('UND_ERR_SOCKET', systemError('ECONNRESET'))), { kind: 'socket', code: 'UND_ERR_SOCKET' });
-    assert.deepEqual(classifyTransportError(systemError('UNABLE_TO_VERIFY_LEAF_SIGNATURE')), {
+    assert.deepEqual(kindAndCode(systemError('ECONNREFUSED')), { kind: 'connect', code: 'ECONNREFUSED' });
+    assert.deepEqual(kindAndCode(systemError('UND_ERR_CONNECT_TIMEOUT')), { kind: 'connect', code: 'UND_ERR_CONNECT_TIMEOUT' });
+    assert.deepEqual(kindAndCode(systemError('UND_ERR_SOCKET', systemError('ECONNRESET'))), { kind: 'socket', code: 'UND_ERR_SOCKET' });
+    assert.deepEqual(kindAndCode(systemError('UNABLE_TO_VERIFY_LEAF_SIGNATURE')), {
       kind: 'tls-untrusted',
       code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
     });
-    assert.deepEqual(classifyTransportError(systemError('ERR_SSL_WRONG_VERSION_NUMBER')), { kind: 'tls', code: 'ERR_SSL_WRONG_VERSION_NUMBER' });
-    assert.deepEqual(classifyTransportError(new Error('odd')), { kind: 'other', code: 'unknown' });
+    assert.deepEqual(kindAndCode(systemError('ERR_SSL_WRONG_VERSION_NUMBER')), { kind: 'tls', code: 'ERR_SSL_WRONG_VERSION_NUMBER' });
+    assert.deepEqual(kindAndCode(new Error('odd')), { kind: 'other', code: 'unknown' });
   });
 
   it('names every address tried and its failure in CONSUL_UNREACHABLE, with a hint to start an agent', () => {
