@@ -3,12 +3,19 @@
 // The program is kept as text here because it resolves 'farol' to the installed tarball, which this
 // repository's own type check cannot see.
 
-export const consumerPackageJson = {
-  name: 'farol-consumer',
-  version: '1.0.0',
-  private: true,
-  type: 'module',
-};
+/** The team's package.json, depending on farol through the packed tarball at `tarball` (an absolute path). */
+export function consumerPackageJson(tarball: string): object {
+  return {
+    name: 'farol-consumer',
+    version: '1.0.0',
+    private: true,
+    type: 'module',
+    dependencies: { farol: `file:${tarball}` },
+    // npm 11 counts the `prepare` script (the repository's build) of a package installed from a tarball
+    // rather than the registry as an install script, keyed by where it came from; it must not run here.
+    allowScripts: { [`file:${tarball}`]: false },
+  };
+}
 
 /** As strict as a team may be: every strict flag, and the package's own .d.ts files checked too. */
 export const consumerTsconfig = {
