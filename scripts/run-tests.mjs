@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs every test file under test/ with Node's own test runner through tsx.
-// Node 20's runner does not discover *.test.ts by itself, hence this small script.
+// Node's runner finds *.test.ts by itself only when Node strips the types (not through tsx), and --unit
+// needs a list anyway, hence this small script.
 // Before the real-Consul suites it builds Consul from tools/consul (once; cached by go.sum hash).
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';

@@ -135,6 +135,9 @@ export {
   type ExpiryWarning,
 } from './pki/index.js';
 
+// The embedded Consul-compatible registry: run it in an app's own tests instead of a Consul agent.
+export { startRegistry, DEFAULT_REGISTRY_PORT, type RegistryOptions, type RunningRegistry } from './registry/index.js';
+
 export {
   ConsulClient,
   consulOptionsFromEnv,
