@@ -52,6 +52,8 @@ const runElsewhere: Record<string, { file: string; contains: string[]; why: stri
   'npx farol registry --ca certs/ca.pem &': { file: 'test/integration/examples.test.ts', contains: ["caFile: join(dir, 'certs', 'ca.pem')"], why: 'the examples test runs a real Consul agent that trusts the CA (farol registry --ca itself runs above)' },
   'node --import tsx examples/server.ts': { file: 'test/integration/examples.test.ts', contains: ["runExample(dir, 'server.ts'"], why: 'runs until a signal, against a real Consul' },
   'FAROL_PASSWORD=... node --import tsx examples/client.ts': { file: 'test/integration/examples.test.ts', contains: ["runExample(dir, 'client.ts'"], why: 'needs the server above' },
+  'npm install farol': { file: 'test/package/pack.test.ts', contains: ["'npm install of the tarball'"], why: 'the package is not on a registry: the test packs the repository and installs the tarball into an empty project' },
+  'PATH="$(bash scripts/ensure-node.sh 22):$PATH" npm run test:unit': { file: '.ci/run', contains: ['scripts/ensure-node.sh', 'run 22 "unit suite (test:unit)" npm run test:unit'], why: 'CI runs the unit suite on Node 22 (and 26) this way' },
   'npm test': { file: '.ci/run', contains: ['npm test'], why: 'the whole suite, which CI runs' },
   'farol instances api --watch': { file: 'test/integration/cli/instances.test.ts', contains: ["'instances', 'shop', '--watch'"], why: 'it runs until a signal, which would stop the server it watches here too' },
   'FAROL_PASSWORD=$(openssl rand -hex 12) docker compose up --build -d': { file: 'scripts/container-check.sh', contains: ['podman build', 'up -d'], why: 'needs root and podman: test/integration/containers.test.ts runs the script' },
