@@ -18,6 +18,10 @@
  *     and CPU per request are compared with what three Node processes can do on this machine
  *     rather than with row 1's two (goals: ≥ 0.9× the throughput, ≤ 1.2× the CPU per request).
  *
+ *  8. fetch through Farol's dispatcher to one instance against fetch with a plain undici Agent to
+ *     the same plain node:https server (goal ≥ 0.9×): what the dispatcher's stages cost a fetch.
+ *     It runs after the other rows, in this process (bench/fetch-dispatcher.ts, also runnable alone).
+ *
  * Two more rows, informative only (not in the issue's goals), split row 2's cost in two:
  *
  *  5. an undici keep-alive Pool straight to one Farol instance (basic auth, no discovery): what a
@@ -64,6 +68,7 @@ import { ensureConsulBinary } from '../scripts/ensure-consul.js';
 import type { LoadConfig } from './fixtures/load.js';
 import { machineCpuUs, procCpuUs, procRssBytes } from './fixtures/proc.js';
 import type { LoadResult } from './fixtures/protocol.js';
+import { benchFetchDispatcher, formatFetchDispatcher } from './fetch-dispatcher.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const FIXTURES = join(REPO_ROOT, 'bench', 'fixtures');
@@ -109,7 +114,7 @@ const ROUNDS = positiveInteger('--rounds / FAROL_BENCH_ROUNDS', flags.rounds ?? 
 /** Each row is measured in ROUNDS slices, interleaved with the other rows'. */
 const SLICE = { requests: Math.ceil(REQUESTS / ROUNDS), seconds: SECONDS / ROUNDS };
 const REWARM = { requests: Math.max(200, 4 * CONCURRENCY), seconds: 1 };
-const ALL_ROWS = [1, 2, 3, 4, 5, 6, 7];
+const ALL_ROWS = [1, 2, 3, 4, 5, 6, 7, 8];
 const ROWS = parseRows(flags.rows ?? process.env.FAROL_BENCH_ROWS);
 const PROFILE_DIR = flags.profile ?? process.env.FAROL_BENCH_PROFILE;
 /** Farol rows: connections per instance (createClient's default when not given). */
@@ -724,6 +729,10 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   console.log(`Reproduce: npm run bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`);
   printTable(rows, skipped);
+  if (ROWS.has(8)) {
+    console.log('\n8. fetch through the dispatcher (its own interleaved rounds, in this process):');
+    console.log(formatFetchDispatcher(await benchFetchDispatcher({ seconds: MEASURE.seconds, concurrency: CONCURRENCY, rounds: ROUNDS })));
+  }
 }
 
 const loadBefore = (await import('node:os')).loadavg();
