@@ -115,7 +115,8 @@ it('each example says what it needs in one line at the top, imports Farol only t
 it('no example uses a deprecated option shape', async () => {
   for (const { file } of EXAMPLES) {
     const text = await readFile(join(examples, file), 'utf8');
-    assert.doesNotMatch(text, /caFile|retries:|freshness:|retryBudget|retryNonIdempotent/, file);
+    // Flat client options from before the groups (tls, retry, discovery), and the old certificate shape.
+    assert.doesNotMatch(text, /caFile|retryBudget|retryNonIdempotent|clientCertificate: \{ cert[,:]/, file);
   }
 });
 
