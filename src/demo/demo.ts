@@ -108,7 +108,7 @@ export async function startDemo(options: DemoOptions): Promise<DemoSystem> {
 
     const client = createClient({
       consul,
-      ca: { caFile },
+      tls: { ca: { file: caFile } },
       credentials: basicCredentials(user, password),
       // The demo's point is to show every instance answering; peak-EWMA would favour the fastest.
       balancer: 'round-robin',
