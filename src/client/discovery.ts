@@ -1,5 +1,5 @@
 import { FarolError, isFarolError } from '../errors.js';
-import { DEFAULT_DISCOVERY_CONSISTENCY, hiddenByAclError, stalenessOf, tooStaleError, watchHealthService, watchServiceChanges } from '../consul/index.js';
+import { afterPendingIo, DEFAULT_DISCOVERY_CONSISTENCY, hiddenByAclError, stalenessOf, tooStaleError, watchHealthService, watchServiceChanges } from '../consul/index.js';
 import type { ConsistencyMode, ConsulClient, HealthServiceWatch, QueryMeta, ServiceChangesWatch, ServiceEntry } from '../consul/index.js';
 import { channels, eventError, type EventOwner } from '../events/channels.js';
 import { DEFAULT_IDLE_RELEASE_MS, idleServices, idleSweepIntervalMs } from './idle-watches.js';
@@ -251,7 +251,7 @@ export function createDiscovery(opts: DiscoveryOptions): Discovery {
       const state = shared.get(service) as SharedState | undefined;
       if (!state) continue;
       refreshing += 1;
-      void refresh(service, state).finally(() => {
+      void refresh(service, state).then(afterPendingIo).finally(() => {
         refreshing -= 1;
         pump();
       });

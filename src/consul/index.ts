@@ -8,6 +8,7 @@ export type { StatusApi } from './status.js';
 export { watchHealthService, DEFAULT_WATCH_RATE_LIMIT } from './watch.js';
 export type { HealthServiceWatch, WatchHealthServiceOptions } from './watch.js';
 export { watchServiceChanges } from './watch-catalog.js';
+export { afterPendingIo } from './next-turn.js';
 export type { ServiceChangesWatch, WatchServiceChangesOptions } from './watch-catalog.js';
 export { changedServices, checksSnapshot } from './watch-changes.js';
 export type { ChecksSnapshot } from './watch-changes.js';

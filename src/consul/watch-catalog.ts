@@ -3,6 +3,7 @@ import { channels, eventError, type EventOwner } from '../events/channels.js';
 import { longSleep } from '../timers/long-timeout.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { nextBlockingIndex } from './blocking-index.js';
+import { afterPendingIo } from './next-turn.js';
 import type { ConsulClient } from './client.js';
 import { TokenBucket } from './rate-limit.js';
 import { DEFAULT_DISCOVERY_CONSISTENCY, tooStaleError } from './staleness.js';
@@ -128,6 +129,7 @@ export function watchServiceChanges(client: ConsulClient, opts: WatchServiceChan
     let failures = 0;
     let restarted = false;
     while (!stop.aborted) {
+      await afterPendingIo();
       const wait = bucket.take(performance.now());
       if (wait > 0) await longSleep(wait, { signal: stop });
       if (stop.aborted) break;
