@@ -21,10 +21,11 @@ export interface DiscoveryOptions {
   /** Staleness limit and the grace for empty answers after an outage (see ServedSet). */
   freshness?: Partial<ServedSetOptions>;
   /**
-   * Most blocking queries held open to the agent (default DEFAULT_MAX_BLOCKING_QUERIES, 64): the
-   * first maxBlockingQueries - 2 services watched get one each, the others share one change detector.
+   * Most connections held to the agent for the watches (default DEFAULT_MAX_AGENT_CONNECTIONS, 64,
+   * at least 3): the first services watched get a blocking query each while the budget lasts
+   * (splitConnections), the others share one change detector.
    */
-  maxBlockingQueries?: number;
+  maxConnections?: number;
   /** A service not called for this long (ms) stops being watched; the next call starts again. Default 5 min; Infinity or 0 never releases. */
   idleReleaseMs?: number;
   /** Milliseconds, for tests; default performance.now. */
@@ -61,33 +62,43 @@ interface ServiceWatch {
 }
 
 /**
- * Most blocking queries discovery holds open to one agent. Consul refuses a client's connections
- * beyond http_max_conns_per_client (200 by default) with 429s, and each blocking query holds one.
+ * Most connections discovery holds to one agent. Consul refuses an IP's connections beyond
+ * http_max_conns_per_client (200 by default) with 429s, and each blocking query holds one.
  */
-export const DEFAULT_MAX_BLOCKING_QUERIES = 64;
+export const DEFAULT_MAX_AGENT_CONNECTIONS = 64;
 /** The shared change detector's two blocking queries (checks and catalog). */
 const DETECTOR_QUERIES = 2;
-/** Non-blocking reads of changed services at once, in shared mode. */
-const REFRESH_CONCURRENCY = 4;
+/** Most non-blocking reads of changed services at once, in shared mode. */
+const MAX_REFRESHES = 4;
+
+/**
+ * How discovery spends `maxConnections` (at least 3): the shared change detector's two blocking
+ * queries, up to 4 non-blocking reads of the services it names, and what is left for services
+ * with a blocking query of their own.
+ */
+export function splitConnections(maxConnections: number): { own: number; detector: number; refreshes: number } {
+  const refreshes = Math.max(1, Math.min(MAX_REFRESHES, maxConnections - DETECTOR_QUERIES));
+  return { own: Math.max(0, maxConnections - DETECTOR_QUERIES - refreshes), detector: DETECTOR_QUERIES, refreshes };
+}
 
 export function createDiscovery(opts: DiscoveryOptions): Discovery {
   const { consul, owner } = opts;
   const watches = new Map<string, ServiceWatch>();
   const freshness: ServedSetOptions = { ...DEFAULT_SERVED_SET_OPTIONS, ...opts.freshness };
   const now = opts.now ?? (() => performance.now());
-  const maxBlocking = opts.maxBlockingQueries ?? DEFAULT_MAX_BLOCKING_QUERIES;
-  const ownLimit = Math.max(0, maxBlocking - DETECTOR_QUERIES);
+  const budget = splitConnections(opts.maxConnections ?? DEFAULT_MAX_AGENT_CONNECTIONS);
   const idleMs = opts.idleReleaseMs ?? DEFAULT_IDLE_RELEASE_MS;
   let ownCount = 0;
   let closed = false;
 
-  // Design (issue 15): up to maxBlockingQueries - 2 services get a blocking query each (the
-  // quickest updates, one connection each); beyond that, services share one change detector
-  // (watch-catalog.ts: two blocking queries, on every check and on the catalog) and are re-read
-  // with non-blocking reads, REFRESH_CONCURRENCY at a time, when it names them. So connections
-  // to the agent stay under maxBlockingQueries + REFRESH_CONCURRENCY whatever the number of
-  // services. HTTP/2 multiplexing (undici allowH2) would need HTTPS to the agent, and Consul's
-  // agent limits connections, not streams, only on plain HTTP/1.1 too: not a general answer.
+  // Design (issue 15): Consul holds a blocking query's connection for up to `wait`, so one query
+  // per service cannot scale past the agent's per-IP limit. Here the first services get a
+  // blocking query each (the quickest updates) while the budget lasts (splitConnections); the
+  // others share one change detector (watch-catalog.ts: two blocking queries, on every check and
+  // on the catalog) and are re-read with non-blocking reads, a few at a time, when it names
+  // them. So discovery holds at most maxConnections connections to the agent whatever the number
+  // of services, and a change still arrives within one detector wake-up plus one read. HTTP/2
+  // multiplexing (undici allowH2) needs HTTPS to the agent, so it cannot be the general answer.
   const shared = new Map<string, ServiceWatch>();
   const refreshQueue = new Set<string>();
   let refreshing = 0;
@@ -245,7 +256,7 @@ export function createDiscovery(opts: DiscoveryOptions): Discovery {
   }
 
   function pump(): void {
-    while (refreshing < REFRESH_CONCURRENCY && refreshQueue.size > 0) {
+    while (refreshing < budget.refreshes && refreshQueue.size > 0) {
       const service = refreshQueue.values().next().value as string;
       refreshQueue.delete(service);
       const state = shared.get(service) as SharedState | undefined;
@@ -284,7 +295,7 @@ export function createDiscovery(opts: DiscoveryOptions): Discovery {
       if (closed) throw closedError();
       let state = watches.get(service);
       if (!state) {
-        state = ownCount < ownLimit ? startOwnWatch(service) : startSharedWatch(service);
+        state = ownCount < budget.own ? startOwnWatch(service) : startSharedWatch(service);
         watches.set(service, state);
       }
       state.lastUsed = now();

@@ -66,12 +66,12 @@ export interface ClientDiscoveryOptions {
   /** With consistency 'stale': an answer from a server out of touch with the leader for longer counts as failed. */
   maxStaleMs?: number;
   /**
-   * Bounds on the watches, for clients calling many services. `maxBlockingQueries` (default 64):
-   * most blocking queries held open to the agent (Consul allows 200 connections per client); past
-   * it, services share one change detector. `idleReleaseMs` (default 300000, 0 for never): a
+   * Bounds on the watches, for clients calling many services. `maxConnections` (default 64, at
+   * least 3): most connections the watches hold to the agent (Consul allows 200 per client IP);
+   * past what it allows, services share one change detector. `idleReleaseMs` (default 300000, 0 for never): a
    * service not called for this long stops being watched; the next call watches it again.
    */
-  watches?: { maxBlockingQueries?: number; idleReleaseMs?: number };
+  watches?: { maxConnections?: number; idleReleaseMs?: number };
 }
 
 export interface ClientOptions {
@@ -148,7 +148,7 @@ export interface ResolvedClientOptions {
   outlier: Partial<Omit<OutlierOptions, 'now'>> | undefined;
   freshness: Partial<ServedSetOptions> | undefined;
   consistency: { consistency?: ConsistencyMode; maxStaleMs?: number };
-  watches: { maxBlockingQueries?: number; idleReleaseMs?: number };
+  watches: { maxConnections?: number; idleReleaseMs?: number };
   connectionsPerInstance: number;
   serviceOfHost: (host: string) => string | undefined;
   otherHosts: 'pass' | 'refuse';
@@ -227,7 +227,7 @@ const schema = z.object({
     consistency: z.enum(['default', 'stale', 'consistent']).optional(),
     maxStaleMs: timerMs.optional(),
     watches: z.strictObject({
-      maxBlockingQueries: z.number().int('must be a whole number').min(2, 'must be at least 2 (the shared change detector holds two)').max(10_000).optional(),
+      maxConnections: z.number().int('must be a whole number').min(3, 'must be at least 3 (the shared change detector holds two, and reads need one)').max(10_000).optional(),
       idleReleaseMs: z.union([timerMs, z.literal(0)]).optional(),
     }).optional(),
   }),

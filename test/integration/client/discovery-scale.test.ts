@@ -11,8 +11,6 @@ import { describeWithConsul } from '../../support/describe-with-consul.js';
 
 const SERVICES = 250;
 const BOUND = 32;
-/** Non-blocking reads discovery runs at once in shared mode (discovery.ts REFRESH_CONCURRENCY). */
-const REFRESHES = 4;
 const names = Array.from({ length: SERVICES }, (_, i) => `scale-${String(i).padStart(3, '0')}`);
 
 /** Runs `work` over `items`, `width` at a time. */
@@ -82,7 +80,7 @@ describeWithConsul('discovery of 250 services through a bound of 32 blocking que
     discovery = createDiscovery({
       consul: watching,
       owner: createEventOwner('client', 'discovery-scale-test'),
-      maxBlockingQueries: BOUND,
+      maxConnections: BOUND,
       wait: '30s',
       onChange: (service, instances) => changes.push({ service, passing: instances.length, ports: instances.map((i) => i.port).sort(), at: performance.now() }),
     });
@@ -96,18 +94,18 @@ describeWithConsul('discovery of 250 services through a bound of 32 blocking que
     await admin?.close();
   });
 
-  it('answers every service, with no 429 and no failed query, holding at most the bound (+ its few reads) of connections', async () => {
+  it('answers every service, with no 429 and no failed query, holding at most the bound of connections', async () => {
     const answers = await Promise.all(names.map((name) => discovery.passingInstances(name)));
     for (const [i, instances] of answers.entries()) assert.equal(instances.length, 2, names[i]);
     await sleep(500);
     const connections = connectionsTo(port);
-    if (connections !== undefined) assert.ok(connections - baseline <= BOUND + REFRESHES, `${connections} connections to the agent, ${baseline} of them before discovery`);
+    if (connections !== undefined) assert.ok(connections - baseline <= BOUND, `${connections} connections to the agent, ${baseline} of them before discovery`);
     assert.deepEqual(statuses.filter((s) => s === 429), []);
     assert.deepEqual(watchErrors, []);
   });
 
   it('delivers a health change of random services within 2 s, whether they have a query of their own or share the detector', async () => {
-    // The first BOUND - 2 services asked for have their own query; the others share the detector.
+    // The first BOUND - 6 services asked for have their own query; the others share the detector.
     const picks = [names[3]!, names[200]!, names[Math.floor(Math.random() * SERVICES)]!, names[SERVICES - 1]!];
     for (const service of new Set(picks)) {
       const since = performance.now();
@@ -160,8 +158,8 @@ describeWithConsul('idle services stop being watched', (getAgent) => {
   });
 
   it('releases a service not called for idleReleaseMs, keeps one still called, and watches it again on the next call', async () => {
-    // A bound of 4: two services with their own query, the third through the shared detector.
-    discovery = createDiscovery({ consul: watching, owner: createEventOwner('client', 'idle-test'), maxBlockingQueries: 4, idleReleaseMs: 1000 });
+    // A bound of 8: two services with their own query, the third through the shared detector.
+    discovery = createDiscovery({ consul: watching, owner: createEventOwner('client', 'idle-test'), maxConnections: 8, idleReleaseMs: 1000 });
     for (const name of ['idle-a', 'idle-b', 'idle-c']) assert.equal((await discovery.passingInstances(name)).length, 1);
     const started = performance.now();
     while (performance.now() - started < 3000 && released.length < 2) {
