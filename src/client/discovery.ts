@@ -33,8 +33,9 @@ export interface DiscoveryOptions {
 }
 
 /**
- * The passing instances of each service, kept fresh by one shared blocking-query watch per
- * service, so that calls are served from memory instead of asking Consul every time.
+ * The passing instances of each service, kept fresh by watches (a blocking query per service
+ * within a budget of connections, then one shared change detector; idle services released), so
+ * that calls are served from memory instead of asking Consul every time.
  */
 export interface Discovery {
   /** The current passing set; the first request for a service waits for Consul's first answer. */
