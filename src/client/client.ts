@@ -90,6 +90,7 @@ export function createClient(given: ClientOptions): FarolClient {
     owner,
     ...(options.freshness ? { freshness: options.freshness } : {}),
     ...options.consistency,
+    ...options.watches,
     onChange: (service, instances) => {
       selection.retain(service, instances);
       void pools?.then((ready) => ready.retainOnly(currentTargets()), () => undefined);

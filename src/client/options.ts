@@ -65,6 +65,13 @@ export interface ClientDiscoveryOptions {
   consistency?: ConsistencyMode;
   /** With consistency 'stale': an answer from a server out of touch with the leader for longer counts as failed. */
   maxStaleMs?: number;
+  /**
+   * Bounds on the watches, for clients calling many services. `maxConnections` (default 64, at
+   * least 3): most connections the watches hold to the agent (Consul allows 200 per client IP);
+   * past what it allows, services share one change detector. `idleReleaseMs` (default 300000, 0 for never): a
+   * service not called for this long stops being watched; the next call watches it again.
+   */
+  watches?: { maxConnections?: number; idleReleaseMs?: number };
 }
 
 export interface ClientOptions {
@@ -141,6 +148,7 @@ export interface ResolvedClientOptions {
   outlier: Partial<Omit<OutlierOptions, 'now'>> | undefined;
   freshness: Partial<ServedSetOptions> | undefined;
   consistency: { consistency?: ConsistencyMode; maxStaleMs?: number };
+  watches: { maxConnections?: number; idleReleaseMs?: number };
   connectionsPerInstance: number;
   serviceOfHost: (host: string) => string | undefined;
   otherHosts: 'pass' | 'refuse';
@@ -218,6 +226,10 @@ const schema = z.object({
     freshness: z.strictObject({ maxStalenessMs: timerMs.optional(), emptyAfterOutageGraceMs: z.number().finite().min(0).max(MAX_TIMER_DELAY_MS).optional() }).optional(),
     consistency: z.enum(['default', 'stale', 'consistent']).optional(),
     maxStaleMs: timerMs.optional(),
+    watches: z.strictObject({
+      maxConnections: z.number().int('must be a whole number').min(3, 'must be at least 3 (the shared change detector holds two, and reads need one)').max(10_000).optional(),
+      idleReleaseMs: z.union([timerMs, z.literal(0)]).optional(),
+    }).optional(),
   }),
   connectionsPerInstance: z.number().int('must be a whole number').positive('must be a positive number').max(10_000).optional(),
   hosts: z.union([z.string().min(1), z.custom<(host: string) => string | undefined>((v) => typeof v === 'function')]).optional(),
@@ -251,6 +263,7 @@ export function resolveClientOptions(given: ClientOptions): ResolvedClientOption
     outlier: opts.outlier,
     freshness: opts.discovery?.freshness,
     consistency: checkedConsistency(opts.discovery),
+    watches: { ...opts.discovery?.watches },
     connectionsPerInstance: opts.connectionsPerInstance ?? DEFAULT_CONNECTIONS_PER_INSTANCE,
     serviceOfHost: serviceOfHost(opts.hosts ?? DEFAULT_SERVICE_HOST_SUFFIX),
     otherHosts: opts.otherHosts ?? 'pass',

@@ -1,5 +1,5 @@
 import type { ConsulHttp } from './http.js';
-import type { QueryMeta, QueryOptions, ServiceEntry } from './types.js';
+import type { HealthCheck, QueryMeta, QueryOptions, ServiceEntry } from './types.js';
 
 export interface HealthServiceOptions extends QueryOptions {
   /** Only instances whose every check is passing (?passing). */
@@ -23,5 +23,11 @@ export class HealthApi {
       query: opts,
     });
     return { entries: value ?? [], meta };
+  }
+
+  /** GET /v1/health/state/:state ('any' for every check): checks with their ModifyIndex. Supports blocking. */
+  async state(state: 'any' | 'passing' | 'warning' | 'critical', opts: QueryOptions = {}): Promise<{ checks: HealthCheck[]; meta: QueryMeta }> {
+    const { value, meta } = await this.#http.read<HealthCheck[] | null>({ path: `/v1/health/state/${state}`, query: opts });
+    return { checks: value ?? [], meta };
   }
 }

@@ -6,6 +6,7 @@ import { longSleep } from '../timers/long-timeout.js';
 import { backoffDelay } from './backoff.js';
 import type { BackoffOptions } from './backoff.js';
 import { nextBlockingIndex } from './blocking-index.js';
+import { afterPendingIo } from './next-turn.js';
 import type { ConsulClient } from './client.js';
 import { TokenBucket } from './rate-limit.js';
 import type { TokenBucketOptions } from './rate-limit.js';
@@ -126,6 +127,7 @@ export function watchHealthService(
     let index = 0;
     let failures = 0;
     while (!signal.aborted) {
+      await afterPendingIo();
       await pause(bucket.take(performance.now()), signal);
       if (signal.aborted) break;
       try {

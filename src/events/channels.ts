@@ -205,6 +205,12 @@ export interface DiscoveryHeld extends Owned {
   readonly graceMs: number;
 }
 
+export interface DiscoveryReleased extends Owned {
+  readonly service: string;
+  /** The idle time after which watches are released. */
+  readonly idleMs: number;
+}
+
 export interface DiscoveryStale extends Owned {
   readonly service: string;
   readonly error: EventError;
@@ -447,6 +453,7 @@ export const channels = {
   discoveryUpdate: channel<DiscoveryUpdate>('farol:discovery:update'),
   discoveryHeld: channel<DiscoveryHeld>('farol:discovery:held'),
   discoveryStale: channel<DiscoveryStale>('farol:discovery:stale'),
+  discoveryReleased: channel<DiscoveryReleased>('farol:discovery:released'),
   discoveryRecovered: channel<DiscoveryRecovered>('farol:discovery:recovered'),
   discoveryError: channel<DiscoveryError>('farol:discovery:error'),
   discoveryEmpty: channel<DiscoveryEmpty>('farol:discovery:empty'),

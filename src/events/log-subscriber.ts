@@ -123,6 +123,9 @@ export function subscribeLines(write: Write, opts: LogSubscriberOptions = {}, en
         `Consul cannot be asked about '${e.service}' (${e.error.message}); serving the ${e.serving} last known instance(s) for up to ${e.maxStalenessMs} ms`,
       );
     },
+    discoveryReleased(e) {
+      if (enabled('debug')) write('debug', { event: 'discovery_released', service: e.service, idleMs: e.idleMs }, `service '${e.service}' not called for ${e.idleMs} ms: no longer watched`);
+    },
     discoveryRecovered(e) {
       write('info', { event: 'discovery_recovered', service: e.service }, `Consul answers again for service '${e.service}'`);
     },
