@@ -48,7 +48,16 @@ export function subscribeLogger(logger: Logger, opts: LogSubscriberOptions = {})
     if (typeof method === 'function') method.call(logger, fields, message);
   };
   const enabled = (level: Level): boolean => (typeof logger.isLevelEnabled === 'function' ? logger.isLevelEnabled(level) : true);
-  return subscribeLines(write, opts, enabled);
+  const detach = subscribeLines(write, opts, enabled);
+  return () => {
+    detach();
+    // a log file writes its lines in batches: the owner's last lines are in it once detached
+    try {
+      if (typeof logger.flush === 'function') logger.flush();
+    } catch {
+      // a destination that cannot flush keeps its lines until it can
+    }
+  };
 }
 
 /** The subscriber behind subscribeLogger, over any line writer (exported for tests). */
