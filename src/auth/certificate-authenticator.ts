@@ -1,6 +1,6 @@
 import type { X509Certificate } from 'node:crypto';
 import { FarolError } from '../errors.js';
-import { x509 } from '../pki/crypto-provider.js';
+import { loadX509 } from '../pki/crypto-provider.js';
 import type { AuthRequest, AuthResult, Authenticator, Principal } from './principal.js';
 
 /** Where a certificate's identity may come from: its first SAN URI, its first SAN DNS name, its subject CN. */
@@ -50,11 +50,11 @@ interface CertificateFacts {
 }
 
 function readFacts(certificate: X509Certificate): CertificateFacts {
-  const parsed = new x509.X509Certificate(certificate.raw);
-  const names = parsed.getExtension(x509.SubjectAlternativeNameExtension)?.names.items ?? [];
+  const parsed = new (loadX509().X509Certificate)(certificate.raw);
+  const names = parsed.getExtension(loadX509().SubjectAlternativeNameExtension)?.names.items ?? [];
   const ofType = (type: string) => names.filter((name) => name.type === type).map((name) => name.value);
   return {
-    extendedKeyUsages: parsed.getExtension(x509.ExtendedKeyUsageExtension)?.usages.map(String),
+    extendedKeyUsages: parsed.getExtension(loadX509().ExtendedKeyUsageExtension)?.usages.map(String),
     notBefore: parsed.notBefore.getTime(),
     notAfter: parsed.notAfter.getTime(),
     uris: ofType('url'),

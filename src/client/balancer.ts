@@ -70,6 +70,33 @@ export function instanceWeight(instance: Pick<Instance, 'meta'>): number {
   return value >= 1 ? Math.min(MAX_WEIGHT, value) : 1;
 }
 
+/**
+ * The weights of a set of instances, and round-robin's key of the set (ids and weights), cached
+ * by the array's identity: discovery hands the balancer the same array until the set changes, so
+ * a pick does not parse every instance's meta again. Instances and their arrays are never
+ * changed in place (a new set is a new array).
+ */
+interface SetFacts {
+  weights: readonly number[];
+  key: string | undefined;
+}
+
+const setFactsCache = new WeakMap<readonly Instance[], SetFacts>();
+
+function setFacts(instances: readonly Instance[]): SetFacts {
+  let facts = setFactsCache.get(instances);
+  if (facts === undefined) {
+    facts = { weights: instances.map(instanceWeight), key: undefined };
+    setFactsCache.set(instances, facts);
+  }
+  return facts;
+}
+
+function setKeyOf(instances: readonly Instance[], facts: SetFacts): string {
+  facts.key ??= instances.map((instance, i) => `${instance.id}\u0000${facts.weights[i] as number}`).join('\u0001');
+  return facts.key;
+}
+
 export interface BalancerOptions {
   /** Default Math.random. */
   random?: RandomSource;
@@ -161,8 +188,9 @@ export function roundRobinBalancer(random: RandomSource = Math.random): Balancer
   return {
     pick(instances, avoid) {
       if (instances.length === 0) return undefined;
-      const weights = instances.map(instanceWeight);
-      const setKey = instances.map((instance, i) => `${instance.id}\u0000${weights[i] as number}`).join('\u0001');
+      const facts = setFacts(instances);
+      const weights = facts.weights;
+      const setKey = setKeyOf(instances, facts);
       if (setKey !== key) {
         key = setKey;
         scores = new Map();
@@ -188,7 +216,7 @@ export function randomBalancer(random: RandomSource = Math.random): Balancer {
     pick(instances, avoid) {
       const pool = eligible(instances, avoid);
       if (pool.length === 0) return undefined;
-      return pool[weightedIndex(pool.map(instanceWeight), draw(random))];
+      return pool[weightedIndex(setFacts(pool).weights, draw(random))];
     },
     start: () => noopFinish,
     forget() {},
@@ -232,7 +260,7 @@ function powerOfTwoChoices(
     pick(instances, avoid) {
       const pool = eligible(instances, avoid);
       if (pool.length <= 1) return pool[0];
-      const weights = pool.map(instanceWeight);
+      const weights = setFacts(pool).weights;
       const first = weightedIndex(weights, draw(random));
       const second = weightedIndex(weights, draw(random), first);
       const a = pool[first] as Instance;

@@ -82,6 +82,11 @@ export class OutlierDetector {
   private readonly now: () => number;
   private readonly states = new Map<string, OutlierState>();
   private fleet: Set<string> | undefined;
+  /** The array `fleet` was built from, and the answer for it when nothing is ejected. */
+  private fleetOf: readonly Instance[] | undefined;
+  private allAvailable: AvailableInstances | undefined;
+  /** Ids whose ejection has not been seen to end yet (a superset of those ejected now). */
+  private readonly ejectedIds = new Set<string>();
 
   constructor(options: OutlierOptions = {}) {
     const o = { ...DEFAULT_OUTLIER, ...definedOnly(options) };
@@ -120,6 +125,7 @@ export class OutlierDetector {
     state.ejectionCount += 1;
     const durationMs = Math.min(this.maxEjectionMs, this.baseEjectionMs * state.ejectionCount);
     state.untilMs = t + durationMs;
+    this.ejectedIds.add(id);
     state.returnedAtMs = undefined;
     state.consecutive = 0;
     return { id, untilMs: state.untilMs, ejectionCount: state.ejectionCount, durationMs };
@@ -136,9 +142,17 @@ export class OutlierDetector {
    */
   available(instances: readonly Instance[]): AvailableInstances {
     const t = this.now();
-    this.fleet = new Set(instances.map((instance) => instance.id));
+    if (instances !== this.fleetOf) {
+      // discovery hands the same array until the set changes: build the fleet once per set
+      this.fleetOf = instances;
+      this.fleet = new Set(instances.map((instance) => instance.id));
+      this.allAvailable = { instances, panic: false, ejected: [] };
+    }
+    // No ejection in force (the usual case): O(1), the same answer object as last time.
+    for (const id of this.ejectedIds) if (!this.ejectedAt(id, t)) this.ejectedIds.delete(id);
+    if (this.ejectedIds.size === 0) return this.allAvailable as AvailableInstances;
     const ejected = instances.filter((instance) => this.ejectedAt(instance.id, t)).map((instance) => instance.id);
-    if (ejected.length === 0) return { instances, panic: false, ejected };
+    if (ejected.length === 0) return this.allAvailable as AvailableInstances;
     const out = new Set(ejected);
     const remaining = instances.filter((instance) => !out.has(instance.id));
     if (remaining.length === 0 || remaining.length * 100 < this.panicThresholdPercent * instances.length) {
@@ -150,7 +164,9 @@ export class OutlierDetector {
   /** Drops the records of instances whose ids are not in `keepIds`. */
   forget(keepIds: ReadonlySet<string>): void {
     for (const id of this.states.keys()) if (!keepIds.has(id)) this.states.delete(id);
+    for (const id of this.ejectedIds) if (!keepIds.has(id)) this.ejectedIds.delete(id);
     if (this.fleet) for (const id of this.fleet) if (!keepIds.has(id)) this.fleet.delete(id);
+    this.fleetOf = undefined;
   }
 
   private ejectedAt(id: string, t: number): boolean {

@@ -48,7 +48,16 @@ export function subscribeLogger(logger: Logger, opts: LogSubscriberOptions = {})
     if (typeof method === 'function') method.call(logger, fields, message);
   };
   const enabled = (level: Level): boolean => (typeof logger.isLevelEnabled === 'function' ? logger.isLevelEnabled(level) : true);
-  return subscribeLines(write, opts, enabled);
+  const detach = subscribeLines(write, opts, enabled);
+  return () => {
+    detach();
+    // a log file writes its lines in batches: the owner's last lines are in it once detached
+    try {
+      if (typeof logger.flush === 'function') logger.flush();
+    } catch {
+      // a destination that cannot flush keeps its lines until it can
+    }
+  };
 }
 
 /** The subscriber behind subscribeLogger, over any line writer (exported for tests). */
@@ -60,12 +69,27 @@ export function subscribeLines(write: Write, opts: LogSubscriberOptions = {}, en
   const handlers: Handlers = {
     // --- client ---------------------------------------------------------------------------
     clientTryEnd(e) {
-      const fields = { service: e.service, instance: e.instance.id, address: e.instance.address, port: e.instance.port, method: e.method, path: e.path };
       if (e.status !== undefined) {
-        if (enabled('info')) write('info', { event: 'call', ...fields, status: e.status, latencyMs: e.durationMs }, `${e.method} ${e.path} -> ${e.status}`);
+        // one info line per call (clientCallEnd); each try's answer only at debug
+        if (enabled('debug')) {
+          write(
+            'debug',
+            { event: 'try', service: e.service, instance: e.instance.id, address: e.instance.address, port: e.instance.port, method: e.method, path: e.path, attempt: e.attempt, status: e.status, latencyMs: e.durationMs },
+            `${e.method} ${e.path} -> ${e.status} (try ${e.attempt})`,
+          );
+        }
       } else if (e.error !== undefined && e.error.code !== 'ABORTED') {
+        const fields = { service: e.service, instance: e.instance.id, address: e.instance.address, port: e.instance.port, method: e.method, path: e.path };
         write('warn', { event: 'call_failed', ...fields, code: e.error.code, error: e.error.message, latencyMs: e.durationMs }, e.error.message);
       }
+    },
+    clientCallEnd(e) {
+      if (e.status === undefined || !enabled('info')) return;
+      write(
+        'info',
+        { event: 'call', service: e.service, instance: e.instance?.id, address: e.instance?.address, port: e.instance?.port, method: e.method, path: e.path, status: e.status, latencyMs: e.durationMs, tries: e.attempts },
+        `${e.method} ${e.path} -> ${e.status}`,
+      );
     },
     clientEjection(e) {
       write(

@@ -87,9 +87,9 @@ function isoTime(): string {
 }
 
 /**
- * A pino logger writing JSON lines. To a file, lines are batched by event-loop turn (see
- * FileDestination): they reach the file within the turn they are logged in, at the latest on exit;
- * `logger.flush()` writes them at once.
+ * A pino logger writing JSON lines. To a file, lines are batched (see FileDestination): they
+ * reach the file within 100 ms of being logged, at the latest on exit; `logger.flush()` writes
+ * them at once.
  */
 export function createLogger(options: LoggerOptions): Logger {
   const level = options.level ?? process.env.FAROL_LOG_LEVEL ?? 'info';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { FarolError, systemErrorCode } from '../errors.js';
-import { EC_P256_SHA256, x509 } from './crypto-provider.js';
+import { EC_P256_SHA256, loadX509 } from './crypto-provider.js';
 import { CERT_FILE_NAMES } from './file-names.js';
 import { parseCertificateAuthority } from './issue.js';
 import { exportPrivateKeyPem, generateEcKeyPair } from './keys.js';
@@ -23,7 +23,7 @@ export async function createCertificateAuthority(opts: CreateCertificateAuthorit
   const { notBefore, notAfter } = validityWindow({ validityDays: opts.validityDays }, DEFAULT_CA_VALIDITY_DAYS);
   const keys = await generateEcKeyPair();
   const commonName = opts.commonName ?? `Farol CA ${randomBytes(4).toString('hex')}`;
-  const certificate = await x509.X509CertificateGenerator.createSelfSigned({
+  const certificate = await loadX509().X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerialNumber(),
     name: [{ CN: [commonName] }],
     notBefore,
@@ -31,9 +31,9 @@ export async function createCertificateAuthority(opts: CreateCertificateAuthorit
     signingAlgorithm: EC_P256_SHA256,
     keys,
     extensions: [
-      new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      new (loadX509().BasicConstraintsExtension)(true, 0, true),
+      new (loadX509().KeyUsagesExtension)(loadX509().KeyUsageFlags.keyCertSign | loadX509().KeyUsageFlags.cRLSign, true),
+      await loadX509().SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
   return { certPem: certificate.toString('pem'), keyPem: await exportPrivateKeyPem(keys.privateKey) };

@@ -1,7 +1,7 @@
 import { X509Certificate as NodeX509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { FarolError } from '../errors.js';
-import { x509 } from './crypto-provider.js';
+import { loadX509, type X509 } from './crypto-provider.js';
 import { daysLeft } from './expiry.js';
 
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
@@ -60,23 +60,23 @@ function keyType(certificate: NodeX509Certificate): string {
   }
 }
 
-function tlsUsage(certificate: x509.X509Certificate): { usage: ('server' | 'client')[]; otherUsages: string[] } {
-  const extendedUsages = certificate.getExtension(x509.ExtendedKeyUsageExtension)?.usages.map(String);
+function tlsUsage(certificate: X509.X509Certificate): { usage: ('server' | 'client')[]; otherUsages: string[] } {
+  const extendedUsages = certificate.getExtension(loadX509().ExtendedKeyUsageExtension)?.usages.map(String);
   if (extendedUsages !== undefined) {
     const usage: ('server' | 'client')[] = [];
     if (extendedUsages.includes(SERVER_AUTH)) usage.push('server');
     if (extendedUsages.includes(CLIENT_AUTH)) usage.push('client');
     return { usage, otherUsages: extendedUsages.filter((oid) => oid !== SERVER_AUTH && oid !== CLIENT_AUTH) };
   }
-  const keyUsage = certificate.getExtension(x509.KeyUsagesExtension)?.usages;
-  const tlsSignature = x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment | x509.KeyUsageFlags.keyAgreement;
+  const keyUsage = certificate.getExtension(loadX509().KeyUsagesExtension)?.usages;
+  const tlsSignature = loadX509().KeyUsageFlags.digitalSignature | loadX509().KeyUsageFlags.keyEncipherment | loadX509().KeyUsageFlags.keyAgreement;
   if (keyUsage !== undefined && (keyUsage & tlsSignature) === 0) return { usage: [], otherUsages: [] };
   return { usage: ['server', 'client'], otherUsages: [] };
 }
 
-function subjectAltNames(certificate: x509.X509Certificate): CertificateDescription['subjectAltNames'] {
+function subjectAltNames(certificate: X509.X509Certificate): CertificateDescription['subjectAltNames'] {
   const names = { dns: [] as string[], ip: [] as string[], uri: [] as string[], email: [] as string[] };
-  for (const { type, value } of certificate.getExtension(x509.SubjectAlternativeNameExtension)?.names.toJSON() ?? []) {
+  for (const { type, value } of certificate.getExtension(loadX509().SubjectAlternativeNameExtension)?.names.toJSON() ?? []) {
     if (type === 'dns') names.dns.push(value);
     else if (type === 'ip') names.ip.push(value);
     else if (type === 'url') names.uri.push(value);
@@ -94,10 +94,10 @@ function notACertificate(what: string, cause?: unknown): FarolError {
 
 /** Describes one PEM certificate (the first one in `pem`). Pure apart from reading the clock through `now`. */
 export function describeCertificate(pem: string, now: Date = new Date()): CertificateDescription {
-  let certificate: x509.X509Certificate;
+  let certificate: X509.X509Certificate;
   let nodeCertificate: NodeX509Certificate;
   try {
-    certificate = new x509.X509Certificate(pem);
+    certificate = new (loadX509().X509Certificate)(pem);
     nodeCertificate = new NodeX509Certificate(pem);
   } catch (error) {
     throw notACertificate('The text', error);

@@ -1,6 +1,6 @@
 import { X509Certificate as NodeX509Certificate, createPrivateKey } from 'node:crypto';
 import { FarolError } from '../errors.js';
-import { x509 } from './crypto-provider.js';
+import { loadX509, type X509 } from './crypto-provider.js';
 import { exportPrivateKeyPem, generateEcKeyPair, importSigningKey } from './keys.js';
 import { randomSerialNumber } from './serial-number.js';
 import { generalNames } from './subject-alt-names.js';
@@ -22,11 +22,12 @@ export interface IssueCertificateOptions {
   notAfter?: Date;
 }
 
-const extendedKeyUsages: Record<CertificateUsage, x509.ExtendedKeyUsage[]> = {
-  server: [x509.ExtendedKeyUsage.serverAuth],
-  client: [x509.ExtendedKeyUsage.clientAuth],
-  both: [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth],
-};
+/** The extended key usages of each usage; undefined for an unknown one. */
+function extendedKeyUsagesOf(usage: CertificateUsage): X509.ExtendedKeyUsage[] | undefined {
+  const { serverAuth, clientAuth } = loadX509().ExtendedKeyUsage;
+  const byUsage: Record<CertificateUsage, X509.ExtendedKeyUsage[]> = { server: [serverAuth], client: [clientAuth], both: [serverAuth, clientAuth] };
+  return Object.hasOwn(byUsage, usage) ? byUsage[usage] : undefined;
+}
 
 function invalidCa(message: string, cause?: unknown): FarolError {
   return new FarolError('CERT_INVALID', message, {
@@ -36,11 +37,11 @@ function invalidCa(message: string, cause?: unknown): FarolError {
 }
 
 /** Parses and checks the CA pair: a CA certificate whose private key matches it. */
-export function parseCertificateAuthority(ca: PemPair): x509.X509Certificate {
-  let certificate: x509.X509Certificate;
+export function parseCertificateAuthority(ca: PemPair): X509.X509Certificate {
+  let certificate: X509.X509Certificate;
   let nodeCertificate: NodeX509Certificate;
   try {
-    certificate = new x509.X509Certificate(ca.certPem);
+    certificate = new (loadX509().X509Certificate)(ca.certPem);
     nodeCertificate = new NodeX509Certificate(ca.certPem);
   } catch (error) {
     throw invalidCa('The CA certificate is not a valid PEM certificate', error);
@@ -56,18 +57,18 @@ export function parseCertificateAuthority(ca: PemPair): x509.X509Certificate {
   return certificate;
 }
 
-async function authorityKeyIdentifier(caCertificate: x509.X509Certificate): Promise<x509.AuthorityKeyIdentifierExtension> {
-  const subjectKeyId = caCertificate.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId;
-  if (subjectKeyId) return new x509.AuthorityKeyIdentifierExtension(subjectKeyId);
-  return x509.AuthorityKeyIdentifierExtension.create(caCertificate.publicKey);
+async function authorityKeyIdentifier(caCertificate: X509.X509Certificate): Promise<X509.AuthorityKeyIdentifierExtension> {
+  const subjectKeyId = caCertificate.getExtension(loadX509().SubjectKeyIdentifierExtension)?.keyId;
+  if (subjectKeyId) return new (loadX509().AuthorityKeyIdentifierExtension)(subjectKeyId);
+  return loadX509().AuthorityKeyIdentifierExtension.create(caCertificate.publicKey);
 }
 
 /** What a leaf certificate says, apart from its key, serial and issuer. */
 export interface LeafTemplate {
-  subject: x509.Name;
+  subject: X509.Name;
   /** Extended key usage OIDs; undefined for none (a certificate made elsewhere may have none). */
   extendedKeyUsages: string[] | undefined;
-  subjectAltNames: x509.SubjectAlternativeNameExtension | undefined;
+  subjectAltNames: X509.SubjectAlternativeNameExtension | undefined;
   validity: ValidityWindow;
 }
 
@@ -90,15 +91,15 @@ export async function signLeaf(ca: PemPair, template: LeafTemplate): Promise<Sig
   const notAfter = cutToCaExpiry ? caCertificate.notAfter : template.validity.notAfter;
   const keys = await generateEcKeyPair();
 
-  const extensions: x509.Extension[] = [
-    new x509.BasicConstraintsExtension(false, undefined, true),
-    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+  const extensions: X509.Extension[] = [
+    new (loadX509().BasicConstraintsExtension)(false, undefined, true),
+    new (loadX509().KeyUsagesExtension)(loadX509().KeyUsageFlags.digitalSignature, true),
   ];
-  if (template.extendedKeyUsages !== undefined) extensions.push(new x509.ExtendedKeyUsageExtension(template.extendedKeyUsages, false));
-  extensions.push(await x509.SubjectKeyIdentifierExtension.create(keys.publicKey), await authorityKeyIdentifier(caCertificate));
+  if (template.extendedKeyUsages !== undefined) extensions.push(new (loadX509().ExtendedKeyUsageExtension)(template.extendedKeyUsages, false));
+  extensions.push(await loadX509().SubjectKeyIdentifierExtension.create(keys.publicKey), await authorityKeyIdentifier(caCertificate));
   if (template.subjectAltNames !== undefined) extensions.push(template.subjectAltNames);
 
-  const certificate = await x509.X509CertificateGenerator.create({
+  const certificate = await loadX509().X509CertificateGenerator.create({
     serialNumber: randomSerialNumber(),
     subject: template.subject,
     issuer: caCertificate.subjectName,
@@ -126,7 +127,7 @@ export async function issueLeafCertificate(ca: PemPair, opts: IssueCertificateOp
   if (opts.commonName.trim() === '') {
     throw new FarolError('CONFIG_INVALID', 'A certificate needs a non-empty common name', { hint: 'pass commonName, e.g. the service name' });
   }
-  const ekus = Object.hasOwn(extendedKeyUsages, opts.usage) ? extendedKeyUsages[opts.usage] : undefined;
+  const ekus = extendedKeyUsagesOf(opts.usage);
   if (!ekus) {
     throw new FarolError('CONFIG_INVALID', `Unknown certificate usage "${String(opts.usage)}"`, { hint: "use 'server', 'client' or 'both'" });
   }
@@ -137,9 +138,9 @@ export async function issueLeafCertificate(ca: PemPair, opts: IssueCertificateOp
   const altNames = generalNames(opts);
   const validity = validityWindow(opts, DEFAULT_LEAF_VALIDITY_DAYS);
   return signLeaf(ca, {
-    subject: new x509.Name([...organizationalUnits.map((unit) => ({ OU: [unit] })), { CN: [opts.commonName] }]),
+    subject: new (loadX509().Name)([...organizationalUnits.map((unit) => ({ OU: [unit] })), { CN: [opts.commonName] }]),
     extendedKeyUsages: ekus.map(String),
-    subjectAltNames: altNames.length > 0 ? new x509.SubjectAlternativeNameExtension(altNames, false) : undefined,
+    subjectAltNames: altNames.length > 0 ? new (loadX509().SubjectAlternativeNameExtension)(altNames, false) : undefined,
     validity,
   });
 }

@@ -1,5 +1,5 @@
 import { createPrivateKey, type webcrypto } from 'node:crypto';
-import { EC_P256_SHA256, subtle, x509 } from './crypto-provider.js';
+import { EC_P256_SHA256, loadX509, subtle } from './crypto-provider.js';
 
 export function generateEcKeyPair(): Promise<webcrypto.CryptoKeyPair> {
   return subtle.generateKey(EC_P256_SHA256, true, ['sign', 'verify']);
@@ -7,7 +7,7 @@ export function generateEcKeyPair(): Promise<webcrypto.CryptoKeyPair> {
 
 export async function exportPrivateKeyPem(key: webcrypto.CryptoKey): Promise<string> {
   const der = await subtle.exportKey('pkcs8', key);
-  return x509.PemConverter.encode(der, 'PRIVATE KEY');
+  return loadX509().PemConverter.encode(der, 'PRIVATE KEY');
 }
 
 export interface SigningKey {

@@ -3,7 +3,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { FarolError, systemErrorCode } from '../errors.js';
 import { loadCertificateAuthority } from './ca.js';
-import { x509 } from './crypto-provider.js';
+import { loadX509, type X509 } from './crypto-provider.js';
 import { pemCertificates } from './describe.js';
 import { daysLeft } from './expiry.js';
 import { isKeyFileName, keyFileNameFor } from './file-names.js';
@@ -148,10 +148,10 @@ export async function renewLeaves(opts: RenewLeavesOptions): Promise<RenewLeaves
   for (const dir of dirs) {
     for (const candidate of await candidates(dir, caFiles)) {
       const [leafPem, ...chain] = candidate.blocks as [string, ...string[]];
-      let leaf: x509.X509Certificate;
+      let leaf: X509.X509Certificate;
       let nodeLeaf: NodeX509Certificate;
       try {
-        leaf = new x509.X509Certificate(leafPem);
+        leaf = new (loadX509().X509Certificate)(leafPem);
         nodeLeaf = new NodeX509Certificate(leafPem);
       } catch {
         result.left.push({ certFile: candidate.certFile, subject: undefined, reason: 'cannot be parsed', needsAttention: true });
@@ -188,11 +188,11 @@ export async function renewLeaves(opts: RenewLeavesOptions): Promise<RenewLeaves
       };
       if (!opts.dryRun) {
         const lifetimeDays = Math.max(1, Math.round((leaf.notAfter.getTime() - leaf.notBefore.getTime() - CLOCK_SKEW_MS) / DAY_MS));
-        const extendedKeyUsage = leaf.getExtension(x509.ExtendedKeyUsageExtension);
+        const extendedKeyUsage = leaf.getExtension(loadX509().ExtendedKeyUsageExtension);
         const signed = await signLeaf(ca, {
           subject: leaf.subjectName,
           extendedKeyUsages: extendedKeyUsage?.usages.map(String),
-          subjectAltNames: leaf.getExtension(x509.SubjectAlternativeNameExtension) ?? undefined,
+          subjectAltNames: leaf.getExtension(loadX509().SubjectAlternativeNameExtension) ?? undefined,
           validity: validityWindow({ validityDays: opts.validityDays ?? lifetimeDays }, lifetimeDays, now),
         });
         try {

@@ -114,16 +114,13 @@ function isRequestAuth(auth: FarolPluginOptions['auth']): auth is RequestAuth {
 }
 
 /** The identity of a request in its events (an opaque object, so subscribers never hold the request). */
-const requestRefs = new WeakMap<FastifyRequest, object>();
-
-function requestRef(request: FastifyRequest): object {
-  let ref = requestRefs.get(request);
-  if (ref === undefined) {
-    ref = {};
-    requestRefs.set(request, ref);
-  }
-  return ref;
-}
+/**
+ * A request's event facts, built once (by the first hook that needs them) and kept on the request
+ * under a symbol of this module: the start, auth, error and end events of a request all share
+ * them, and the object in their `request` field is the request's identity for subscribers.
+ */
+const EVENT_FACTS = Symbol('farol.requestEventFacts');
+type WithEventFacts = FastifyRequest & { [EVENT_FACTS]: RequestEventFacts | null };
 
 const PLUGIN_OPTIONS = new Set<string>([
   'service', 'registration', 'auth', 'consul', 'check', 'drain', 'keepRegistered', 'certificate',
@@ -220,15 +217,17 @@ const plugin: FastifyPluginAsync<FarolPluginOptions> = async (app, opts) => {
   app.decorateRequest('principal', null);
 
   // The events of a request (see src/events). Callback hooks: no promise per request.
-  const requestFacts = (request: FastifyRequest): RequestEventFacts => ({
-    owner,
-    service: life.name,
-    instance: life.instanceId,
-    request: requestRef(request),
-    method: request.method,
-    path: pathOf(request.url),
-    remoteAddress: request.ip,
-  });
+  app.decorateRequest(EVENT_FACTS, null);
+  const requestFacts = (request: FastifyRequest): RequestEventFacts =>
+    ((request as WithEventFacts)[EVENT_FACTS] ??= {
+      owner,
+      service: life.name,
+      instance: life.instanceId,
+      request: {},
+      method: request.method,
+      path: pathOf(request.url),
+      remoteAddress: request.ip,
+    });
   app.addHook('onRequest', (request, _reply, done) => {
     if (channels.serviceRequestStart.hasSubscribers) {
       const { headers } = request;

@@ -207,6 +207,18 @@ describe('outlier detection', () => {
       assert.equal(detector.available(fleet).panic, true);
     });
 
+    it('are the same answer for the same set while nothing is ejected, and follow ejections and their end on that set', () => {
+      const { detector, fleet, failTimes, advance } = setup(3);
+      const first = detector.available(fleet);
+      assert.equal(detector.available(fleet), first, 'no work per call for an unchanged set with no ejection');
+      failTimes('api-1', 3);
+      assert.deepEqual(detector.available(fleet).ejected, ['api-1']);
+      advance(DEFAULT_OUTLIER.baseEjectionMs);
+      assert.deepEqual(detector.available(fleet), { instances: fleet, panic: false, ejected: [] }, 'the ejection ended');
+      const changed = fleet.slice(0, 2);
+      assert.equal(detector.available(changed).instances, changed, 'a new set is a new answer');
+    });
+
     it('of an empty fleet are none, without panic', () => {
       assert.deepEqual(new OutlierDetector().available([]), { instances: [], panic: false, ejected: [] });
     });

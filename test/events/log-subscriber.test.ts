@@ -138,19 +138,39 @@ describe('client events as log lines', () => {
     instance: { id: 'api-1', address: '127.0.0.1', port: 4443 },
   });
 
-  it('a try that answered is a call line; one that failed a call_failed warning; an aborted one nothing', () => {
+  it('a call that answered is one call line at info (its tries only at debug); a failed try a call_failed warning; an aborted one nothing', () => {
     withClientLog((owner, lines) => {
-      channels.clientTryEnd.publish({ ...tryFacts(owner), durationMs: 3.2, status: 200, error: undefined });
+      const facts = tryFacts(owner);
+      channels.clientTryEnd.publish({ ...facts, durationMs: 3.2, status: 200, error: undefined });
+      channels.clientCallEnd.publish({ owner, call: facts.call, service: 'api', method: 'GET', path: '/orders', durationMs: 3.5, attempts: 1, status: 200, instance: facts.instance, error: undefined });
       channels.clientTryEnd.publish({ ...tryFacts(owner), durationMs: 10, status: undefined, error: { code: 'CONNECTION_REFUSED', message: 'refused' } });
       channels.clientTryEnd.publish({ ...tryFacts(owner), durationMs: 1, status: undefined, error: { code: 'ABORTED', message: 'aborted' } });
+      channels.clientCallEnd.publish({ owner, call: {}, service: 'api', method: 'GET', path: '/orders', durationMs: 12, attempts: 2, status: undefined, instance: facts.instance, error: { code: 'REQUEST_FAILED', message: 'refused' } });
       const [ok, failed, ...rest] = lines();
       assert.deepEqual(
-        { event: ok!.event, service: ok!.service, instance: ok!.instance, address: ok!.address, port: ok!.port, method: ok!.method, path: ok!.path, status: ok!.status, latencyMs: ok!.latencyMs, msg: ok!.msg },
-        { event: 'call', service: 'api', instance: 'api-1', address: '127.0.0.1', port: 4443, method: 'GET', path: '/orders', status: 200, latencyMs: 3.2, msg: 'GET /orders -> 200' },
+        { event: ok!.event, level: ok!.level, service: ok!.service, instance: ok!.instance, address: ok!.address, port: ok!.port, method: ok!.method, path: ok!.path, status: ok!.status, latencyMs: ok!.latencyMs, tries: ok!.tries, msg: ok!.msg },
+        { event: 'call', level: 30, service: 'api', instance: 'api-1', address: '127.0.0.1', port: 4443, method: 'GET', path: '/orders', status: 200, latencyMs: 3.5, tries: 1, msg: 'GET /orders -> 200' },
       );
       assert.deepEqual({ event: failed!.event, code: failed!.code, error: failed!.error, level: failed!.level }, { event: 'call_failed', code: 'CONNECTION_REFUSED', error: 'refused', level: 40 });
       assert.deepEqual(rest, []);
     });
+  });
+
+  it('at debug, every try that answered is a try line too', () => {
+    const owner = createEventOwner('client', 'client-debug');
+    const { logger, lines } = memoryLogger('debug');
+    const detach = subscribeLogger(logger, { owner });
+    try {
+      channels.clientTryEnd.publish({ ...tryFacts(owner), attempt: 2, durationMs: 2.5, status: 503, error: undefined });
+      const [line, ...rest] = lines();
+      assert.deepEqual(
+        { event: line!.event, level: line!.level, instance: line!.instance, attempt: line!.attempt, status: line!.status, latencyMs: line!.latencyMs },
+        { event: 'try', level: 20, instance: 'api-1', attempt: 2, status: 503, latencyMs: 2.5 },
+      );
+      assert.deepEqual(rest, []);
+    } finally {
+      detach();
+    }
   });
 
   it('retries, refusals, ejections and panic keep their event names and fields', () => {

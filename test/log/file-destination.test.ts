@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { chmod, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -36,6 +37,45 @@ describe('log file destination', () => {
     destination.write('{"msg":"one"}\n');
     destination.end();
     assert.equal(await modeOf(file), 0o600);
+  });
+
+  it('writes lines in order, in one batch within 100 ms of the first, or at once on flush', async () => {
+    const file = join(dir, 'batched.txt');
+    const destination = new FileDestination(file);
+    destination.write('{"n":1}\n');
+    destination.write('{"n":2}\n');
+    assert.equal(await readFile(file, 'utf8'), '', 'nothing is written at once');
+    const deadline = Date.now() + 2000;
+    let text = '';
+    while (text === '' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      text = await readFile(file, 'utf8');
+    }
+    assert.equal(text, '{"n":1}\n{"n":2}\n');
+    destination.write('{"n":3}\n');
+    destination.flush();
+    assert.equal(await readFile(file, 'utf8'), '{"n":1}\n{"n":2}\n{"n":3}\n', 'flush writes what is pending');
+    destination.end();
+  });
+
+  it('writes at once when 64 KiB are pending', async () => {
+    const file = join(dir, 'large.txt');
+    const destination = new FileDestination(file);
+    const line = `${JSON.stringify({ msg: 'x'.repeat(1000) })}\n`;
+    for (let i = 0; i < 70; i += 1) destination.write(line);
+    assert.ok((await readFile(file, 'utf8')).length >= 64 * 1024);
+    destination.end();
+    assert.equal(await readFile(file, 'utf8'), line.repeat(70));
+  });
+
+  it('writes the pending lines when the process exits', async () => {
+    const file = join(dir, 'exit.txt');
+    const script = `import { FileDestination } from ${JSON.stringify(new URL('../../src/log/file-destination.ts', import.meta.url).href)};
+const d = new FileDestination(${JSON.stringify(file)}); d.write('{"last":true}\\n'); process.exit(3);`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: 'ignore' });
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    assert.equal(code, 3);
+    assert.equal(await readFile(file, 'utf8'), '{"last":true}\n');
   });
 
   it("reopens by name after logrotate's rename: old lines stay in the moved file, new lines go to a new file", async () => {

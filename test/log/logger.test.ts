@@ -233,7 +233,7 @@ describe('log destinations', () => {
 });
 
 describe('logging to a file', () => {
-  it('writes lines in order within the turn they are logged in, and at once on flush()', async () => {
+  it('writes lines in order within 100 ms of logging them, and at once on flush()', async () => {
     await withTempDir(async (dir) => {
       const file = join(dir, 'deep', 'er', 'log.txt');
       const logger = createLogger({ name: 'test', file });
@@ -243,9 +243,9 @@ describe('logging to a file', () => {
       assert.deepEqual(flushed.map((line) => line.n), Array.from({ length: 1000 }, (_, i) => i));
 
       logger.info({ event: 'later' }, 'later');
-      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setTimeout(resolve, 300));
       const later = await fileLines(file);
-      assert.equal(later.at(-1)?.event, 'later', 'written by the end of the event-loop turn, without a flush');
+      assert.equal(later.at(-1)?.event, 'later', 'written by the flush timer, without a flush()');
     });
   });
 

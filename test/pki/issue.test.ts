@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { createPrivateKey } from 'node:crypto';
 import { before, describe, it } from 'node:test';
 import { isFarolError } from '../../src/errors.js';
-import { x509 } from '../../src/pki/crypto-provider.js';
+import { loadX509 } from '../../src/pki/crypto-provider.js';
 import { createCertificateAuthority, issueCertificate, serverSubjectAltNames, type PemPair } from '../../src/pki/index.js';
 import { nodeCertificate, parsedCertificate } from './pki-test-support.js';
+
+const x509 = loadX509();
 
 const DAY_MS = 86_400_000;
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';

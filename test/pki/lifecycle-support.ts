@@ -2,10 +2,12 @@ import { execFile } from 'node:child_process';
 import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { EC_P256_SHA256, x509 } from '../../src/pki/crypto-provider.js';
+import { EC_P256_SHA256, loadX509 } from '../../src/pki/crypto-provider.js';
 import { CERT_FILE_MODE, KEY_FILE_MODE, writeFileAtomic } from '../../src/pki/files.js';
 import { exportPrivateKeyPem, generateEcKeyPair } from '../../src/pki/keys.js';
 import type { PemPair } from '../../src/pki/types.js';
+
+const x509 = loadX509();
 
 export const DAY_MS = 86_400_000;
 const run = promisify(execFile);

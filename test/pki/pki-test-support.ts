@@ -5,7 +5,9 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { x509 } from '../../src/pki/crypto-provider.js';
+import { loadX509, type X509 } from '../../src/pki/crypto-provider.js';
+
+const x509 = loadX509();
 
 /** A fresh temp directory and a function that removes it. */
 export async function makeTempDir(): Promise<{ dir: string; remove: () => Promise<void> }> {
@@ -18,7 +20,7 @@ export function nodeCertificate(pem: string): X509Certificate {
 }
 
 /** The certificate parsed by @peculiar/x509, for looking at extensions node:crypto does not expose. */
-export function parsedCertificate(pem: string): x509.X509Certificate {
+export function parsedCertificate(pem: string): X509.X509Certificate {
   return new x509.X509Certificate(pem);
 }
 
