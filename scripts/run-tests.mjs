@@ -55,9 +55,13 @@ const selected = files.length > 0 ? files : find('test');
 const env = { ...process.env };
 if (!unitOnly && selected.some((f) => realConsulDirs.some((d) => f.includes(`${d}/`)) || f.includes('consul'))) ensureConsul(env);
 
+// Two files at a time: most integration files spend their time waiting (for Consul, checks, drains,
+// a quorum to come back), so two share the machine's cores well; FAROL_TEST_CONCURRENCY=1 runs them
+// one by one.
+const concurrency = Number(env.FAROL_TEST_CONCURRENCY ?? 2);
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', ...selected],
+  ['--import', 'tsx', '--test', `--test-concurrency=${Number.isInteger(concurrency) && concurrency > 0 ? concurrency : 2}`, '--test-reporter=spec', ...selected],
   { stdio: 'inherit', env },
 );
 process.exit(result.status ?? 1);

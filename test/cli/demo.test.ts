@@ -38,8 +38,11 @@ describe('farol demo --once on the embedded registry', () => {
     assert.deepEqual(new Set(answers), new Set(instances));
   });
 
-  it('says that 8500 is taken and prints the address it picked instead', () => {
-    assert.match(run.stdout, /port 8500 is taken, so the embedded registry uses 127\.0\.0\.1:\d+ instead/);
+  it('says that 8500 is taken and prints the address it picked instead', (t) => {
+    // Another test file running at the same time may hold 8500 and let it go before the demo
+    // starts; only the run that held 8500 itself can require the fallback.
+    if (blocker) assert.match(run.stdout, /port 8500 is taken, so the embedded registry uses 127\.0\.0\.1:\d+ instead/);
+    else t.diagnostic('8500 was held by another process: the fallback message is not required');
     assert.match(run.stdout, /^registry: embedded Consul-compatible registry at http:\/\/127\.0\.0\.1:\d+/m);
     assert.match(run.stdout, /^registry: web UI at http:\/\/127\.0\.0\.1:\d+\/ui\/$/m);
   });
