@@ -56,7 +56,6 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
@@ -69,6 +68,7 @@ import type { LoadConfig } from './fixtures/load.js';
 import { machineCpuUs, procCpuUs, procRssBytes } from './fixtures/proc.js';
 import type { LoadResult } from './fixtures/protocol.js';
 import { benchFetchDispatcher, formatFetchDispatcher } from './fetch-dispatcher.js';
+import { exited, messagesOf, type Messages } from './fixtures/harness.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const FIXTURES = join(REPO_ROOT, 'bench', 'fixtures');
@@ -141,11 +141,6 @@ function killAll(): void {
 }
 process.once('exit', killAll);
 
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((done) => child.once('exit', () => done()));
-}
-
 /** SIGTERM (or closing stdin), then SIGKILL after `graceMs`. */
 async function stopChild(child: ChildProcess, graceMs = 5_000): Promise<void> {
   if (child.exitCode === null && child.signalCode === null) {
@@ -156,49 +151,6 @@ async function stopChild(child: ChildProcess, graceMs = 5_000): Promise<void> {
     clearTimeout(timer);
   }
   children.delete(child);
-}
-
-interface Messages {
-  next(timeoutMs: number, what: string): Promise<Record<string, unknown>>;
-}
-
-/** JSON lines from a child's stdout, one at a time; anything else goes to stderr. */
-function messagesOf(child: ChildProcess, name: string): Messages {
-  const queue: Record<string, unknown>[] = [];
-  const waiters: ((message: Record<string, unknown> | undefined) => void)[] = [];
-  let done = false;
-  const reader = createInterface({ input: child.stdout! });
-  reader.on('line', (line) => {
-    let message: Record<string, unknown>;
-    try {
-      message = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      process.stderr.write(`[${name}] ${line}\n`);
-      return;
-    }
-    const waiter = waiters.shift();
-    if (waiter) waiter(message);
-    else queue.push(message);
-  });
-  reader.once('close', () => {
-    done = true;
-    for (const waiter of waiters.splice(0)) waiter(undefined);
-  });
-  return {
-    async next(timeoutMs, what) {
-      const queued = queue.shift();
-      if (queued) return queued;
-      if (done) throw new Error(`${name} exited (code ${child.exitCode ?? child.signalCode}) before ${what}`);
-      let timer: NodeJS.Timeout | undefined;
-      const message = await new Promise<Record<string, unknown> | undefined>((answer, reject) => {
-        waiters.push(answer);
-        timer = setTimeout(() => reject(new Error(`${name} did not report ${what} within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
-      }).finally(() => clearTimeout(timer));
-      if (message === undefined) throw new Error(`${name} exited (code ${child.exitCode ?? child.signalCode}) before ${what}`);
-      if (typeof message.error === 'string') throw new Error(`${name}: ${message.error}`);
-      return message;
-    },
-  };
 }
 
 interface NodeChild {
