@@ -48,10 +48,10 @@ export function readmeCommands(markdown: string): string[] {
 /** The README commands this file does not run, with the file that runs each and what that file must contain. */
 const runElsewhere: Record<string, { file: string; contains: string[]; why: string }> = {
   'npm install && npm start': { file: 'test/integration/cli/demo.test.ts', contains: ["'demo', '--once'"], why: 'npm start is farol demo (package.json); it runs until Ctrl-C, so the test runs it with --once' },
-  'npx farol certs init --service greeter && npx farol users add alice': { file: 'test/integration/examples.test.ts', contains: ["'certs', 'init', '--service', 'greeter'", "'users', 'add', 'alice'"], why: 'the examples\' own folder' },
+  'npx farol certs init --service greeter && npx farol users add alice': { file: 'test/integration/examples.test.ts', contains: ["['certs', 'init', '--service', service]", "makeFolder('greeter')", "['users', 'add', 'alice', '--password-stdin']"], why: 'the examples\' own folder (the password from stdin instead of the prompt)' },
   'npx farol registry --ca certs/ca.pem &': { file: 'test/integration/examples.test.ts', contains: ["caFile: join(dir, 'certs', 'ca.pem')"], why: 'the examples test runs a real Consul agent that trusts the CA (farol registry --ca itself runs above)' },
-  'node --import tsx examples/server.ts': { file: 'test/integration/examples.test.ts', contains: ["runExample(dir, 'server.ts'"], why: 'runs until a signal, against a real Consul' },
-  'FAROL_PASSWORD=... node --import tsx examples/client.ts': { file: 'test/integration/examples.test.ts', contains: ["runExample(dir, 'client.ts'"], why: 'needs the server above' },
+  'node --import tsx examples/server.ts': { file: 'test/integration/examples.test.ts', contains: ["runExample(greeterDir, 'server.ts'"], why: 'runs until a signal, against a real Consul' },
+  'FAROL_PASSWORD=... node --import tsx examples/client.ts': { file: 'test/integration/examples.test.ts', contains: ["runExample(greeterDir, 'client.ts'"], why: 'needs the server above' },
   'npm install farol': { file: 'test/package/pack.test.ts', contains: ["'npm install of the tarball'"], why: 'the package is not on a registry: the test packs the repository and installs the tarball into an empty project' },
   'PATH="$(bash scripts/ensure-node.sh 22):$PATH" npm run test:unit': { file: '.ci/run', contains: ['scripts/ensure-node.sh', 'run 22 "unit suite (test:unit)" npm run test:unit'], why: 'CI runs the unit suite on Node 22 (and 26) this way' },
   'npm test': { file: '.ci/run', contains: ['npm test'], why: 'the whole suite, which CI runs' },

@@ -66,6 +66,7 @@ async function runRegistry(flags: RegistryFlags, ctx: CliContext): Promise<ExitC
   await stopped;
   removeReopen();
   await registry.close();
+  logger.flush(); // log files are written in batches: the last lines are in the file when the command returns
   ctx.io.stdout('farol: registry stopped\n');
   return ExitCode.OK;
 }
