@@ -60,6 +60,17 @@ describe('ACLs on a cluster with default_policy deny: one least-privilege token 
     const token = await cluster.api('/v1/acl/token', undefined, { method: 'PUT', body: { Description: name, Policies: [{ Name: name }] } });
     assert.equal(token.status, 200, JSON.stringify(token.body));
     const { SecretID, AccessorID } = token.body as { SecretID: string; AccessorID: string };
+    // A client agent resolves a token through a server, which may be a follower that has not yet
+    // applied it ("ACL not found"): wait until every client agent knows it, as an operator would.
+    for (const agent of cluster.clients) {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const self = await cluster.api('/v1/acl/token/self', agent, { token: SecretID });
+        if (self.status === 200) break;
+        assert.ok(Date.now() < deadline, `${agent.name} did not know the new token ${name} within 10 s: ${self.status}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
     return { secret: SecretID, accessor: AccessorID };
   }
 
