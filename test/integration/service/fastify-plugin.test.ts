@@ -139,7 +139,8 @@ describeWithConsul('an existing fastify app and a plain node:https server gain F
       consul: { address: getAgent().address, timeoutMs: 2000 },
       certificate: cert,
       check: { interval: '1s', timeout: '1s' },
-      drain: { delayMs: 600 },
+      // Long enough for the two requests below to fall inside the wait on a loaded machine.
+      drain: { delayMs: 3000 },
     });
     app.get('/orders', async () => ({ orders: [] }));
     closers.push(() => app.close());
@@ -149,7 +150,7 @@ describeWithConsul('an existing fastify app and a plain node:https server gain F
     assert.ok(await until(async () => (await passingIds('orders')).includes(app.farol.instanceId), 10_000));
 
     const drained = app.farol.drain('SIGTERM');
-    assert.ok(await until(async () => !(await passingIds('orders')).includes(app.farol.instanceId), 1000));
+    assert.ok(await until(async () => !(await passingIds('orders')).includes(app.farol.instanceId), 2500));
     const during = await httpsGet(agent, `https://127.0.0.1:${port}/orders`, { authorization: basic('alice', password) });
     assert.equal(during.status, 200, 'a caller that has not seen the change yet is still served');
     assert.equal(during.headers.connection, 'close');
