@@ -214,7 +214,7 @@ export class CallRun implements Dispatcher.DispatchController {
       const added: Record<string, string> = {};
       channels.clientTryStart.publish({
         ...tryFacts,
-        addHeader(name, value) {
+        addHeader: (name, value) => {
           const lower = name.toLowerCase();
           if (!CREDENTIAL_HEADERS.has(lower)) added[lower] = value;
         },

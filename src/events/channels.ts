@@ -137,9 +137,10 @@ interface ClientTryFacts extends ClientCallFacts {
 export interface ClientTryStart extends ClientTryFacts {
   /**
    * Adds a header to this try's request (a tracer's `traceparent`). Credential headers
-   * (authorization, cookie, x-consul-token) cannot be set this way.
+   * (authorization, cookie, x-consul-token) cannot be set this way. A plain function: it may be
+   * called without its event as `this`.
    */
-  addHeader(name: string, value: string): void;
+  readonly addHeader: (name: string, value: string) => void;
 }
 
 export interface ClientTryEnd extends ClientTryFacts {

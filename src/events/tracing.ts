@@ -9,7 +9,7 @@
  * Attributes follow OpenTelemetry's HTTP semantic conventions, plus farol.service,
  * farol.instance.id and farol.attempt.
  */
-import { context, propagation, ProxyTracerProvider, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Span, type TextMapGetter, type TextMapSetter, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import { context, propagation, ProxyTracerProvider, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type TextMapGetter, type TextMapSetter, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import { channels, subscribe, type EventError, type EventOwner } from './channels.js';
 import { methodLabel } from './metric-definitions.js';
 
@@ -73,10 +73,25 @@ function endClientSpan(span: Span, outcome: { status: number | undefined; error?
   span.end();
 }
 
+/**
+ * Where a span waits for its end: a symbol-keyed slot on the event's identity object (`call`, `try`,
+ * `request`, which Farol makes per call, try and request and nobody else writes to). A WeakMap did
+ * the same at several times the cost per event: its entries are ephemerons the collector must trace.
+ */
+const CALL = Symbol('farol.tracing.call');
+const TRY = Symbol('farol.tracing.try');
+const REQUEST = Symbol('farol.tracing.request');
+
+interface TracedCall {
+  span: Span;
+  /** The context of the call span: the parent of its tries, made once per call. */
+  context: Context;
+  tracer: Tracer;
+}
+
+type Slot<K extends symbol, V> = { [key in K]?: V | undefined };
+
 function subscribeTracing(): () => void {
-  const calls = new WeakMap<object, Span>();
-  const tries = new WeakMap<object, Span>();
-  const requests = new WeakMap<object, Span>();
   const offs = [
     subscribe(channels.clientCallStart, (event) => {
       if (!traced.has(event.owner)) return;
@@ -84,17 +99,16 @@ function subscribeTracing(): () => void {
       if (sdk === undefined) return;
       const method = methodLabel(event.method);
       // Published synchronously inside call(): the active context is the caller's.
-      const span = sdk.startSpan(`${method} ${event.service}`, {
-        kind: SpanKind.INTERNAL,
-        attributes: { 'http.request.method': method, 'farol.service': event.service },
-      });
-      if (span.isRecording()) calls.set(event.call, span);
+      const active = context.active();
+      const span = sdk.startSpan(`${method} ${event.service}`, { kind: SpanKind.INTERNAL, attributes: { 'http.request.method': method, 'farol.service': event.service } }, active);
+      // Kept even when the sampler dropped it: the tries still carry its trace id with the
+      // sampled flag off, so the instances follow the caller's decision instead of starting traces of their own.
+      (event.call as Slot<typeof CALL, TracedCall>)[CALL] = { span, context: trace.setSpan(active, span), tracer: sdk };
     }),
     subscribe(channels.clientTryStart, (event) => {
-      const parent = calls.get(event.call);
-      if (parent === undefined) return;
+      const call = (event.call as Slot<typeof CALL, TracedCall>)[CALL];
+      if (call === undefined) return;
       const method = methodLabel(event.method);
-      const parentContext = trace.setSpan(context.active(), parent);
       const attributes: Attributes = {
         'http.request.method': method,
         'server.address': event.instance.address,
@@ -103,26 +117,28 @@ function subscribeTracing(): () => void {
         'farol.instance.id': event.instance.id,
         'farol.attempt': event.attempt,
       };
-      const span = (tracer() ?? trace.getTracer(TRACER_NAME)).startSpan(method, { kind: SpanKind.CLIENT, attributes }, parentContext);
-      tries.set(event.try, span);
-      propagation.inject(trace.setSpan(parentContext, span), (name: string, value: string) => event.addHeader(name, value), headerSetter);
+      const span = call.tracer.startSpan(method, { kind: SpanKind.CLIENT, attributes }, call.context);
+      if (span.isRecording()) (event.try as Slot<typeof TRY, Span>)[TRY] = span;
+      propagation.inject(trace.setSpan(call.context, span), event.addHeader, headerSetter);
     }),
     subscribe(channels.clientTryEnd, (event) => {
-      const span = tries.get(event.try);
+      const slot = event.try as Slot<typeof TRY, Span>;
+      const span = slot[TRY];
       if (span === undefined) return;
-      tries.delete(event.try);
+      slot[TRY] = undefined;
       endClientSpan(span, event);
     }),
     subscribe(channels.clientRetry, (event) => {
-      calls.get(event.call)?.addEvent('retry', { 'farol.attempt': event.attempt, 'farol.instance.id': event.instance, 'farol.retry.reason': String(event.reason) });
+      (event.call as Slot<typeof CALL, TracedCall>)[CALL]?.span.addEvent('retry', { 'farol.attempt': event.attempt, 'farol.instance.id': event.instance, 'farol.retry.reason': String(event.reason) });
     }),
     subscribe(channels.clientCallEnd, (event) => {
-      const span = calls.get(event.call);
-      if (span === undefined) return;
-      calls.delete(event.call);
-      span.setAttribute('farol.attempts', event.attempts);
-      if (event.instance) span.setAttribute('farol.instance.id', event.instance.id);
-      endClientSpan(span, event);
+      const slot = event.call as Slot<typeof CALL, TracedCall>;
+      const call = slot[CALL];
+      if (call === undefined) return;
+      slot[CALL] = undefined;
+      call.span.setAttribute('farol.attempts', event.attempts);
+      if (event.instance) call.span.setAttribute('farol.instance.id', event.instance.id);
+      endClientSpan(call.span, event);
     }),
     subscribe(channels.serviceRequestStart, (event) => {
       if (!traced.has(event.owner)) return;
@@ -135,18 +151,19 @@ function subscribeTracing(): () => void {
         { kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'url.path': event.path, 'url.scheme': 'https', 'farol.service': event.service, 'farol.instance.id': event.instance } },
         parent,
       );
-      if (span.isRecording()) requests.set(event.request, span);
+      if (span.isRecording()) (event.request as Slot<typeof REQUEST, Span>)[REQUEST] = span;
     }),
     subscribe(channels.serviceRequestError, (event) => {
-      const span = requests.get(event.request);
+      const span = (event.request as Slot<typeof REQUEST, Span>)[REQUEST];
       if (span === undefined) return;
       span.setAttribute('error.type', event.error.code ?? event.error.type);
       span.setStatus({ code: SpanStatusCode.ERROR, message: event.error.message });
     }),
     subscribe(channels.serviceRequestEnd, (event) => {
-      const span = requests.get(event.request);
+      const slot = event.request as Slot<typeof REQUEST, Span>;
+      const span = slot[REQUEST];
       if (span === undefined) return;
-      requests.delete(event.request);
+      slot[REQUEST] = undefined;
       if (event.route !== undefined) {
         span.setAttribute('http.route', event.route);
         span.updateName(`${methodLabel(event.method)} ${event.route}`);

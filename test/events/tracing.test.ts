@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { AlwaysOffSampler, ParentBasedSampler } from '@opentelemetry/sdk-trace-base';
 import { channels, createEventOwner } from '../../src/events/channels.js';
 import { traceEventsOf } from '../../src/events/tracing.js';
 import { registerOtelSdk } from '../integration/observability/fixtures/otel-sdk.js';
@@ -107,6 +108,41 @@ describe('tracing', () => {
       assert.deepEqual(sdk.memory.getFinishedSpans(), []);
     } finally {
       keep();
+    }
+  });
+});
+
+describe('tracing under a sampler that drops the trace', () => {
+  let sdk: ReturnType<typeof registerOtelSdk>;
+  before(() => {
+    sdk = registerOtelSdk({ sampler: new ParentBasedSampler({ root: new AlwaysOffSampler() }) });
+  });
+  after(() => sdk.shutdown());
+
+  it("still sends the trace id with the sampled flag off, so the instance follows the caller's decision", () => {
+    sdk.memory.reset();
+    const client = createEventOwner('client', 'unsampled-client');
+    const service = createEventOwner('service', 'unsampled-service');
+    const stops = [traceEventsOf(client, '1'), traceEventsOf(service, '1')];
+    try {
+      const call = { owner: client, call: {}, service: 'orders', method: 'GET', path: '/' };
+      const instance = { id: 'orders-1', address: '127.0.0.1', port: 8001 };
+      const tryRef = {};
+      const added: Record<string, string> = {};
+      channels.clientCallStart.publish(call);
+      channels.clientTryStart.publish({ ...call, try: tryRef, attempt: 1, instance, addHeader: (name, value) => (added[name] = value) });
+      assert.match(added.traceparent ?? '', /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-00$/);
+
+      const request = {};
+      const facts = { owner: service, service: 'orders', instance: 'orders-1', request, method: 'GET', path: '/', remoteAddress: '127.0.0.1' };
+      channels.serviceRequestStart.publish({ ...facts, header: (name) => added[name] });
+      channels.serviceRequestEnd.publish({ ...facts, route: '/', status: 200, durationMs: 1, principal: null, healthProbe: false });
+      channels.clientTryEnd.publish({ ...call, try: tryRef, attempt: 1, instance, durationMs: 1, status: 200, error: undefined });
+      channels.clientCallEnd.publish({ ...call, durationMs: 1, attempts: 1, status: 200, instance, error: undefined });
+
+      assert.deepEqual(sdk.memory.getFinishedSpans(), [], 'no span is recorded on either side');
+    } finally {
+      for (const stop of stops) stop();
     }
   });
 });
