@@ -60,12 +60,17 @@ describe('ACLs on a cluster with default_policy deny: one least-privilege token 
     const token = await cluster.api('/v1/acl/token', undefined, { method: 'PUT', body: { Description: name, Policies: [{ Name: name }] } });
     assert.equal(token.status, 200, JSON.stringify(token.body));
     const { SecretID, AccessorID } = token.body as { SecretID: string; AccessorID: string };
-    // A client agent resolves a token through a server, which may be a follower that has not yet
-    // applied it ("ACL not found"): wait until every client agent knows it, as an operator would.
-    for (const agent of cluster.clients) {
+    // A client agent resolves a token through whichever server its RPC reaches, which may be a
+    // follower that has not yet applied it ("ACL not found"; seen in CI even after each client agent
+    // had answered once): wait until every server holds it in its own state (?stale answers from it)
+    // and every client agent resolves it, as an operator would.
+    for (const [agent, path] of [
+      ...cluster.servers.map((server) => [server, '/v1/acl/token/self?stale'] as const),
+      ...cluster.clients.map((client) => [client, '/v1/acl/token/self'] as const),
+    ]) {
       const deadline = Date.now() + 10_000;
       for (;;) {
-        const self = await cluster.api('/v1/acl/token/self', agent, { token: SecretID });
+        const self = await cluster.api(path, agent, { token: SecretID });
         if (self.status === 200) break;
         assert.ok(Date.now() < deadline, `${agent.name} did not know the new token ${name} within 10 s: ${self.status}`);
         await new Promise((resolve) => setTimeout(resolve, 100));
