@@ -307,7 +307,7 @@ export function createDiscovery(opts: DiscoveryOptions): Discovery {
       throw new FarolError(
         'CONSUL_UNREACHABLE',
         `Consul has not answered about '${service}' for ${Math.round(serving.staleMs / 1000)} s, longer than the staleness limit (${Math.round(freshness.maxStalenessMs / 1000)} s)`,
-        { hint: 'check CONSUL_HTTP_ADDR and that the Consul agent is running, or raise the staleness limit', details: { service, consul: consul.address } },
+        { hint: 'check CONSUL_HTTP_ADDR and that the Consul agent is running, or raise the staleness limit (discovery.freshness.maxStalenessMs)', details: { service, consul: consul.address } },
       );
     },
 
@@ -318,7 +318,7 @@ export function createDiscovery(opts: DiscoveryOptions): Discovery {
     },
 
     async noHealthyInstanceError(service) {
-      const hint = `start one with farol serve --service ${service}, or check its health in Consul`;
+      const hint = `start one (createService({ name: '${service}' }) or farol serve --service ${service}), or check its health in Consul`;
       let counts = '';
       let registered: number | undefined;
       try {

@@ -317,7 +317,7 @@ describeWithConsul('farol call against a real Consul agent', (getAgent) => {
       CONSUL_HTTP_ADDR: getAgent().address,
     });
     assert.equal(outcome.code, ExitCode.NO_HEALTHY_INSTANCE);
-    assert.match(outcome.stderr, /^hint: start one with farol serve --service /m);
+    assert.match(outcome.stderr, /^hint: start one \(createService\(\{ name: '[^']+' \}\) or farol serve --service [^)]+\), or check its health in Consul$/m);
   });
 
   it('exits 5 when the CA does not match the service certificate', async () => {

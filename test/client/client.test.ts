@@ -219,7 +219,7 @@ describeWithConsul('client against a real Consul agent', (getAgent) => {
     const error = await rejection(client().call(service));
     assert.equal(error.code, 'NO_HEALTHY_INSTANCE');
     assert.equal(error.message, `no healthy instance of service '${service}' in Consul (2 registered, 0 passing)`);
-    assert.equal(error.hint, `start one with farol serve --service ${service}, or check its health in Consul`);
+    assert.equal(error.hint, `start one (createService({ name: '${service}' }) or farol serve --service ${service}), or check its health in Consul`);
     assert.equal(sick.requests.length, 0);
   });
 
