@@ -14,6 +14,9 @@ interface PathNode {
   /** A listed path ends here: the value is censored. */
   censor: boolean;
   children: Map<string, PathNode>;
+  /** The same children as two parallel arrays, walked by index on every line (a Map's iterator allocates an entry per step). */
+  childKeys: string[];
+  childNodes: PathNode[];
   /** The node a '*' segment leads to. */
   any: PathNode | undefined;
 }
@@ -21,7 +24,7 @@ interface PathNode {
 const SEGMENT = /[^.[\]]+|\[([^[\]]*?)\]/g;
 
 function newNode(): PathNode {
-  return { censor: false, children: new Map(), any: undefined };
+  return { censor: false, children: new Map(), childKeys: [], childNodes: [], any: undefined };
 }
 
 /** 'req.headers["x-consul-token"]' → ['req', 'headers', 'x-consul-token']. */
@@ -48,6 +51,8 @@ function compile(paths: readonly string[]): PathNode {
         if (!child) {
           child = newNode();
           node.children.set(segment, child);
+          node.childKeys.push(segment);
+          node.childNodes.push(child);
         }
         node = child;
       }
@@ -73,11 +78,17 @@ function shallowCopy(value: Record<string, unknown>): Record<string, unknown> {
 function redactUnder(value: Record<string, unknown>, node: PathNode, censor: unknown, depth: number): Record<string, unknown> {
   let copy: Record<string, unknown> | undefined;
   // The literal children of a node are few (a dozen at most): look them up directly. A '*' node
-  // must look at every key of the value. (Plain loops, no closures: this runs for every line.)
-  for (const [key, next] of node.children) {
-    if (Object.hasOwn(value, key)) copy = redactKey(value, copy, key, next, censor, depth);
+  // must look at every key of the value. (Index loops and for-in, no iterators, arrays or closures:
+  // this runs for every line, and allocated about 1 KB a line when it iterated the Map.)
+  const { childKeys, childNodes } = node;
+  for (let i = 0; i < childKeys.length; i += 1) {
+    const key = childKeys[i]!;
+    if (Object.hasOwn(value, key)) copy = redactKey(value, copy, key, childNodes[i]!, censor, depth);
   }
-  if (node.any) for (const key of Object.keys(value)) copy = redactKey(value, copy, key, node.any, censor, depth);
+  const any = node.any;
+  if (any) {
+    for (const key in value) if (Object.hasOwn(value, key)) copy = redactKey(value, copy, key, any, censor, depth);
+  }
   return copy ?? value;
 }
 
