@@ -11,7 +11,7 @@ export type ConsulErrorReason =
    * '<resource>:<level>' [on "<name>"]". Consul before 1.11 wrote only "Permission denied".
    */
   | { kind: 'permission-denied'; permission?: string; resource?: string; accessorId?: string; anonymous: boolean }
-  /** 403 "ACL not found": the token itself is unknown (mistyped, deleted or expired). */
+  /** 403 "ACL not found": the token itself is unknown (mistyped, deleted, expired, or created moments ago and not yet on every server). */
   | { kind: 'acl-not-found' }
   /** 401 "ACL support disabled": an ACL endpoint on an agent without ACLs. */
   | { kind: 'acl-disabled' }
@@ -82,7 +82,10 @@ export interface ConsulRequestFacts {
 
 function aclHint(reason: ConsulErrorReason): string {
   if (reason.kind === 'acl-not-found') {
-    return 'CONSUL_HTTP_TOKEN (or the token option) is not a token this Consul cluster knows: check it was not mistyped, deleted or expired';
+    return (
+      'CONSUL_HTTP_TOKEN (or the token option) is not a token this Consul cluster knows: check it was not mistyped, deleted or expired; ' +
+      'a token created moments ago may not have reached every Consul server yet (agents ask any server): try again in a few seconds'
+    );
   }
   if (reason.kind === 'permission-denied' && reason.permission !== undefined) {
     const on = reason.resource === undefined ? '' : ` on "${reason.resource}"`;

@@ -127,6 +127,7 @@ describe('ConsulStatusError: a typed non-2xx answer, like Go api.StatusError', (
     assert.match(anonymous.hint ?? '', /^set CONSUL_HTTP_TOKEN .*service:write on "web"/);
     const unknown = new ConsulStatusError({ status: 403, body: 'ACL not found' }, request);
     assert.match(unknown.hint ?? '', /not a token this Consul cluster knows/);
+    assert.match(unknown.hint ?? '', /created moments ago may not have reached every Consul server yet .*try again in a few seconds/);
     assert.equal(unknown.missingPermission, undefined);
   });
 
