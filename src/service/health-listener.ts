@@ -15,7 +15,9 @@ import { FarolError, systemErrorCode } from '../errors.js';
 import { serverSecureContext, serverTimeoutOptions, type ServerTimeouts } from '../pki/tls-policy.js';
 import { listenError } from './listen-errors.js';
 
-export const HEALTH_PATH = '/health';
+import { HEALTH_PATH } from './health-path.js';
+
+export { HEALTH_PATH };
 /** The health listener never waits longer than this for a handshake or a request's headers. */
 export const HEALTH_TIMEOUT_MAX_MS = 5000;
 /** Consul polls one connection at a time; this only bounds what an anonymous caller can hold open. */
@@ -39,10 +41,10 @@ export function healthAnswer(view: HealthView): HealthAnswer & { statusCode: 200
     : { statusCode: 200, body: { status: 'passing', instance: view.instanceId } };
 }
 
-/** The health listener's routing: GET or HEAD of /health (any query string) gets the health answer, everything else 404. */
-export function healthListenerAnswer(method: string | undefined, url: string | undefined, view: HealthView): HealthAnswer {
+/** The health listener's routing: GET or HEAD of the health path (any query string) gets the health answer, everything else 404. */
+export function healthListenerAnswer(method: string | undefined, url: string | undefined, view: HealthView, healthPath: string = HEALTH_PATH): HealthAnswer {
   const path = (url ?? '').split('?', 1)[0];
-  if ((method === 'GET' || method === 'HEAD') && path === HEALTH_PATH) return healthAnswer(view);
+  if ((method === 'GET' || method === 'HEAD') && path === healthPath) return healthAnswer(view);
   return { statusCode: 404, body: { error: 'not_found' } };
 }
 
@@ -61,6 +63,8 @@ export interface HealthListenerOptions {
   /** The main listener's bounds; the health listener uses them capped at HEALTH_TIMEOUT_MAX_MS. */
   timeouts: ServerTimeouts;
   view: HealthView;
+  /** The path answered (default /health): the registration's check path. */
+  path?: string;
 }
 
 export interface HealthListener {
@@ -83,7 +87,7 @@ export async function startHealthListener(opts: HealthListenerOptions): Promise<
       maxHeaderSize: 8192,
     },
     (request: IncomingMessage, response: ServerResponse) => {
-      const answer = healthListenerAnswer(request.method, request.url, opts.view);
+      const answer = healthListenerAnswer(request.method, request.url, opts.view, opts.path);
       const body = JSON.stringify(answer.body);
       response.writeHead(answer.statusCode, {
         'content-type': 'application/json; charset=utf-8',

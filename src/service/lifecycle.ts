@@ -48,7 +48,9 @@ export interface ServiceRegistration {
   readonly url: string | undefined;
   /** The drain timings, as resolved (the plugin and closeHttpServer read timeoutMs). */
   readonly drainOptions: { readonly delayMs: number; readonly timeoutMs: number };
-  /** The answer to GET /health: 200 passing, 503 draining. */
+  /** Where the instance answers Consul's HTTPS check (check.path, default /health). */
+  readonly healthPath: string;
+  /** The answer to the health check: 200 passing, 503 draining. */
   health(): HealthAnswer;
   /**
    * Registers with a health check (and starts the TTL heartbeat and anti-entropy). Rejects if
@@ -119,6 +121,10 @@ class Lifecycle implements ServiceRegistration {
 
   get drainOptions(): { delayMs: number; timeoutMs: number } {
     return this.opts.drain;
+  }
+
+  get healthPath(): string {
+    return this.opts.check.path;
   }
 
   health(): HealthAnswer {

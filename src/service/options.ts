@@ -16,6 +16,7 @@ import { FarolError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { caSourceSchema, toCaSource, type CaSource, type KeyPairSource } from '../pki/index.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_HEADERS_TIMEOUT_MS } from '../pki/tls-policy.js';
+import { HEALTH_PATH } from './health-path.js';
 
 /**
  * The listener's certificate and key: PEM text ({ certPem, keyPem }) or files ({ certFile, keyFile }),
@@ -75,11 +76,13 @@ export interface ServiceOptions {
   tags?: string[];
   meta?: Record<string, string>;
   /**
-   * Consul's health check. `kind` defaults to https (Consul calls GET /health), or to ttl, with a
+   * Consul's health check. `kind` defaults to https (Consul calls GET `path`), or to ttl, with a
    * warning, when Consul could not verify the certificate (no subjectAltName naming the advertised
    * address or a DNS name); an explicit https with such a certificate is a CONFIG_INVALID error.
+   * `path` (default /health) is where the instance answers the check: another one for an app that
+   * already serves /health itself.
    */
-  check?: { kind?: HealthCheckKind; interval?: string; timeout?: string; deregisterCriticalAfter?: string; ttl?: string };
+  check?: { kind?: HealthCheckKind; interval?: string; timeout?: string; deregisterCriticalAfter?: string; ttl?: string; path?: string };
   /**
    * When client certificates are required at the handshake, GET /health is also served, alone and
    * without a client certificate, on a second HTTPS port: `port` (default 0, a free port). Consul's
@@ -221,6 +224,11 @@ const checkOptions = z
     timeout: goDuration(false).default('5s'),
     deregisterCriticalAfter: goDuration(false).default('1m'),
     ttl: goDuration(true).default('15s'),
+    path: z
+      .string()
+      .max(256, { error: 'must be at most 256 characters' })
+      .regex(/^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*$/, { error: "must be an absolute URL path without a query, like '/health' or '/_farol/health'" })
+      .default(HEALTH_PATH),
   })
   .prefault({});
 const drainOptions = z

@@ -23,7 +23,7 @@ import type { Logger } from '../log/logger.js';
 import type { ServerTlsState, TlsProvider } from '../pki/index.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_HEADERS_TIMEOUT_MS } from '../pki/tls-policy.js';
 import { watchCertificateExpiry, type CertificateExpiryWatch } from './certificate-expiry.js';
-import { HEALTH_PATH, startHealthListener, type HealthListener } from './health-listener.js';
+import { startHealthListener, type HealthListener } from './health-listener.js';
 import { awaitClosed, boundTo, createRegistration, type ServiceRegistration } from './lifecycle.js';
 import type { AuthOptions, RegistrationOptions, ServiceOptions } from './options.js';
 import { createRequestAuth, pathOf, type RequestAuth, type RequestEventFacts, type RouteAuth } from './request-auth.js';
@@ -104,9 +104,13 @@ declare module 'fastify' {
   }
 }
 
-function isPublicRoute(request: FastifyRequest): boolean {
-  if (request.routeOptions.config.auth?.public === true) return true;
-  return request.routeOptions.url === HEALTH_PATH && (request.method === 'GET' || request.method === 'HEAD');
+/** The health check's route: GET or HEAD of the registration's health path. */
+function isHealthRoute(request: FastifyRequest, healthPath: string): boolean {
+  return request.routeOptions.url === healthPath && (request.method === 'GET' || request.method === 'HEAD');
+}
+
+function isPublicRoute(request: FastifyRequest, healthPath: string): boolean {
+  return request.routeOptions.config.auth?.public === true || isHealthRoute(request, healthPath);
 }
 
 function isRequestAuth(auth: FarolPluginOptions['auth']): auth is RequestAuth {
@@ -155,7 +159,7 @@ function lifecycleOf(opts: FarolPluginOptions): ServiceRegistration {
 
 const plugin: FastifyPluginAsync<FarolPluginOptions> = async (app, opts) => {
   const life = lifecycleOf(opts);
-  const { owner } = life;
+  const { owner, healthPath } = life;
   const detachLog = opts.logger === undefined ? () => undefined : subscribeLogger(opts.logger, { owner, addressKey: (address) => addressKey(address) });
   const ownsAuth = !isRequestAuth(opts.auth);
   let auth: RequestAuth | undefined;
@@ -253,7 +257,7 @@ const plugin: FastifyPluginAsync<FarolPluginOptions> = async (app, opts) => {
         status: reply.statusCode,
         durationMs: Math.round(reply.elapsedTime * 100) / 100,
         principal: principal === null ? null : { id: principal.id, kind: principal.kind },
-        healthProbe: route === HEALTH_PATH && (request.method === 'GET' || request.method === 'HEAD'),
+        healthProbe: isHealthRoute(request, healthPath),
       });
     }
     done();
@@ -273,7 +277,7 @@ const plugin: FastifyPluginAsync<FarolPluginOptions> = async (app, opts) => {
 
   // Every route, unknown ones included (an anonymous caller learns nothing about which exist).
   app.addHook('onRequest', async (request, reply) => {
-    if (isPublicRoute(request)) return;
+    if (isPublicRoute(request, healthPath)) return;
     const outcome = await auth.authenticateRequest(request.raw, { route: request.routeOptions.config.auth, facts: requestFacts(request) });
     if (outcome.ok) {
       request.principal = outcome.principal;
@@ -290,7 +294,12 @@ const plugin: FastifyPluginAsync<FarolPluginOptions> = async (app, opts) => {
     done(null, payload);
   });
 
-  app.get(HEALTH_PATH, async (_request, reply) => {
+  if (app.hasRoute({ method: 'GET', url: healthPath })) {
+    throw new FarolError('CONFIG_INVALID', `invalid farol plugin option check.path: the app already serves GET ${healthPath}`, {
+      hint: `give Farol's health check a path of its own, e.g. check: { path: '/_farol/health' } (Consul's check calls it; your ${healthPath} stays yours)`,
+    });
+  }
+  app.get(healthPath, async (_request, reply) => {
     reply.header('cache-control', 'no-store');
     const answer = life.health();
     return reply.code(answer.statusCode).send(answer.body);
@@ -310,6 +319,7 @@ const plugin: FastifyPluginAsync<FarolPluginOptions> = async (app, opts) => {
             headersTimeoutMs: opts.timeouts?.headersMs ?? DEFAULT_HEADERS_TIMEOUT_MS,
           },
           view: life,
+          path: healthPath,
         });
       }
       await life.register({ ...bound, ...(healthListener ? { healthPort: healthListener.port } : {}) }, { keepTrying: opts.register?.keepTrying ?? true });

@@ -6,6 +6,7 @@ import { isFarolError } from '../errors.js';
 import { channels, createEventOwner, type EventOwner, type RegistrationState } from '../events/channels.js';
 import { setLongTimeout, type LongTimer } from '../timers/long-timeout.js';
 import type { HealthCheckKind } from './options.js';
+import { HEALTH_PATH } from './health-path.js';
 
 /** `<name>-<8 random hex>`: unique per process, so replicas of one service never collide in Consul. */
 export function newInstanceId(serviceName: string): string {
@@ -39,6 +40,8 @@ export interface RegistrationInput {
     tlsServerName?: string;
     /** The port Consul's HTTPS check calls: the health listener's, when there is one; default `port`. */
     port?: number;
+    /** The path Consul's HTTPS check calls (default /health). */
+    path?: string;
   };
 }
 
@@ -58,7 +61,7 @@ export function buildRegistration(input: RegistrationInput): AgentServiceRegistr
       : {
           ...base,
           Name: `${input.name} HTTPS health`,
-          HTTP: `https://${hostPort(input.address, check.port ?? input.port)}/health`,
+          HTTP: `https://${hostPort(input.address, check.port ?? input.port)}${check.path ?? HEALTH_PATH}`,
           Method: 'GET',
           Interval: check.interval,
           Timeout: check.timeout,

@@ -51,6 +51,11 @@ describe("the health listener's answers", () => {
     assert.deepEqual(healthListenerAnswer('GET', '/health?probe=consul', view), healthAnswer(view));
   });
 
+  it('answers the check path it was given (check.path) instead of /health, and then 404 to /health', () => {
+    assert.deepEqual(healthListenerAnswer('GET', '/_farol/health?probe=consul', view, '/_farol/health'), healthAnswer(view));
+    assert.equal(healthListenerAnswer('GET', '/health', view, '/_farol/health').statusCode, 404);
+  });
+
   it('answers 503 while draining', () => {
     assert.deepEqual(healthListenerAnswer('GET', '/health', { ...view, draining: true }), {
       statusCode: 503,

@@ -25,7 +25,7 @@ describe('service options', () => {
     assert.deepEqual(resolved.tags, []);
     assert.deepEqual(resolved.meta, {});
     // kind is decided from the certificate when the service is created (see planHealthCheck).
-    assert.deepEqual(resolved.check, { interval: '10s', timeout: '5s', deregisterCriticalAfter: '1m', ttl: '15s' });
+    assert.deepEqual(resolved.check, { interval: '10s', timeout: '5s', deregisterCriticalAfter: '1m', ttl: '15s', path: '/health' });
     assert.deepEqual(resolved.health, { port: 0 });
     assert.deepEqual(resolved.timeouts, { handshakeMs: 15_000, headersMs: 15_000 });
     assert.deepEqual(resolved.drain, { delayMs: 3000, timeoutMs: 30_000 });
@@ -52,6 +52,10 @@ describe('service options', () => {
     );
     assert.match(messageOf({ ...valid, check: { ttl: '0s' } }), /^invalid service option check\.ttl: must be more than 0/);
     assert.match(messageOf({ ...valid, check: { kind: 'tcp' } }), /^invalid service option check\.kind: must be 'https' or 'ttl'/);
+    for (const path of ['health', '/health?x=1', '/he alth', '/health#top', `/${'a'.repeat(256)}`]) {
+      assert.match(messageOf({ ...valid, check: { path } }), /^invalid service option check\.path: must be/, path);
+    }
+    assert.equal(resolveServiceOptions({ ...valid, check: { path: '/_farol/health' } }).check.path, '/_farol/health');
     assert.match(messageOf({ ...valid, meta: { scheme: 'http' } }), /^invalid service option meta\.scheme: keys .* are set by Farol/);
     assert.match(messageOf({ ...valid, meta: { 'bad key': 'x' } }), /^invalid service option meta\.bad key: keys must be/);
     assert.match(messageOf({ ...valid, tls: { certFile: 'c.pem' } }), /^invalid service option tls: /);

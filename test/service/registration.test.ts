@@ -77,6 +77,10 @@ describe('Consul registration', () => {
     assert.equal(registration.Check?.HTTP, 'https://127.0.0.1:9443/health');
   });
 
+  it('calls the path given in check.path instead of /health', () => {
+    assert.equal(buildRegistration(input({ check: { ...input().check, path: '/_farol/health' } })).Check?.HTTP, 'https://127.0.0.1:4443/_farol/health');
+  });
+
   it('brackets an IPv6 address in the check URL', () => {
     assert.equal(buildRegistration(input({ address: '::1', port: 8443 })).Check?.HTTP, 'https://[::1]:8443/health');
   });

@@ -17,6 +17,7 @@ import {
   createRegistration,
   createRequestAuth,
   farolPlugin,
+  isFarolError,
   sendAuthFailure,
   subscribeLogger,
   type RequestAuth,
@@ -127,6 +128,51 @@ describeWithConsul('an existing fastify app and a plain node:https server gain F
     await closed;
     assert.deepEqual(await allIds('orders'), [], 'deregistered at the end');
     assert.deepEqual(log.events().filter((e) => DRAIN_ORDER.includes(e)), DRAIN_ORDER);
+  });
+
+  it("an app that already serves GET /health keeps it: Farol's check gets a path of its own (check.path), and without one the plugin says so", async () => {
+    agent = new Agent({ connect: { ca: pki.caPem } });
+    const [key, cert] = await Promise.all([readFile(pki.keyFile, 'utf8'), readFile(pki.certFile, 'utf8')]);
+    const options = {
+      service: { name: 'inventory' },
+      auth: { usersFile },
+      consul: { address: getAgent().address, timeoutMs: 2000 },
+      certificate: cert,
+      check: { interval: '1s', timeout: '1s' },
+      drain: { delayMs: 0 },
+    };
+
+    const clash = fastify({ https: { key, cert } });
+    clash.get('/health', async () => ({ app: 'its own health' }));
+    await assert.rejects(async () => {
+      await clash.register(farolPlugin, options);
+    }, (error: unknown) => {
+      assert.ok(isFarolError(error, 'CONFIG_INVALID'), String(error));
+      assert.match(error.message, /check\.path: the app already serves GET \/health/);
+      assert.match(error.hint ?? '', /check: \{ path: '\/_farol\/health' \}/);
+      return true;
+    });
+    await clash.close();
+
+    const app = fastify({ https: { key, cert } });
+    app.get('/health', async () => ({ app: 'its own health' }));
+    await app.register(farolPlugin, { ...options, check: { ...options.check, path: '/_farol/health' } });
+    closers.push(() => app.close());
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    await app.farol.started();
+    const { port } = app.server.address() as AddressInfo;
+    const id = app.farol.instanceId;
+
+    assert.ok(await until(async () => (await passingIds('inventory')).includes(id), 10_000), "passing in Consul through Farol's own path");
+    const entry = (await rawHealth(getAgent(), 'inventory', true)).find((e) => e.Service.ID === id)!;
+    const check = entry.Checks.find((c) => c.ServiceID === id)!;
+    assert.match(check.Output ?? '', /_farol\/health/, "Consul's check calls the path given");
+    assert.deepEqual((await httpsGet(agent, `https://127.0.0.1:${port}/_farol/health`)).json(), { status: 'passing', instance: id });
+    assert.equal((await httpsGet(agent, `https://127.0.0.1:${port}/health`)).status, 401, "the app's own /health is an ordinary route: it requires credentials");
+    const own = await httpsGet(agent, `https://127.0.0.1:${port}/health`, { authorization: basic('alice', password) });
+    assert.deepEqual(own.json(), { app: 'its own health' });
+    await app.close();
+    assert.deepEqual(await allIds('inventory'), [], 'deregistered at the end');
   });
 
   it('app.farol.drain() serves requests during the wait (each closing its connection), then closes like app.close()', async () => {
