@@ -160,6 +160,12 @@ function lifecycleOf(opts: FarolPluginOptions): ServiceRegistration {
 const plugin: FastifyPluginAsync<FarolPluginOptions> = async (app, opts) => {
   const life = lifecycleOf(opts);
   const { owner, healthPath } = life;
+  // Before anything is made that would have to be released.
+  if (app.hasRoute({ method: 'GET', url: healthPath })) {
+    throw new FarolError('CONFIG_INVALID', `invalid farol plugin option check.path: the app already serves GET ${healthPath}`, {
+      hint: `give Farol's health check a path of its own, e.g. check: { path: '/_farol/health' } (Consul's check calls it; your ${healthPath} stays yours)`,
+    });
+  }
   const detachLog = opts.logger === undefined ? () => undefined : subscribeLogger(opts.logger, { owner, addressKey: (address) => addressKey(address) });
   const ownsAuth = !isRequestAuth(opts.auth);
   let auth: RequestAuth | undefined;
@@ -294,11 +300,6 @@ const plugin: FastifyPluginAsync<FarolPluginOptions> = async (app, opts) => {
     done(null, payload);
   });
 
-  if (app.hasRoute({ method: 'GET', url: healthPath })) {
-    throw new FarolError('CONFIG_INVALID', `invalid farol plugin option check.path: the app already serves GET ${healthPath}`, {
-      hint: `give Farol's health check a path of its own, e.g. check: { path: '/_farol/health' } (Consul's check calls it; your ${healthPath} stays yours)`,
-    });
-  }
   app.get(healthPath, async (_request, reply) => {
     reply.header('cache-control', 'no-store');
     const answer = life.health();
