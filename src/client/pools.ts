@@ -1,9 +1,8 @@
 import { isIP } from 'node:net';
-import type { Socket } from 'node:net';
 import { buildConnector, Pool } from 'undici';
 import type { Instance } from './instance.js';
 import { instanceOrigin } from './instance.js';
-import { CLOSED_AFTER_HANDSHAKE } from '../net-errors.js';
+import { TlsAlerts } from './tls-alerts.js';
 
 /**
  * The name the instance's certificate must carry. A template such as '{service}.service.consul'
@@ -116,52 +115,4 @@ export class InstancePools {
 
 function poolKey(target: PoolTarget): string {
   return `${instanceOrigin(target.instance)} ${target.serverName ?? ''}`;
-}
-
-/** The last TLS alerts received, by the local port of their connection (few: a handful of failed handshakes). */
-class TlsAlerts {
-  private static readonly KEEP = 64;
-  private readonly byLocalPort = new Map<number, Error>();
-
-  /**
-   * Called with the socket right after its handshake, before undici adds its listeners, so these
-   * run first. With `presentedCertificate`, a close before the peer sent a single byte is kept
-   * too: Node's TLS server closes so, without an alert, on a client certificate it does not trust.
-   */
-  watch(socket: Socket, presentedCertificate: boolean): void {
-    const localPort = socket.localPort;
-    if (localPort === undefined) return;
-    let alerted = false;
-    socket.once('error', (error: NodeJS.ErrnoException) => {
-      if (typeof error.code !== 'string' || !error.code.startsWith('ERR_SSL_')) return;
-      alerted = true;
-      this.keep(localPort, error);
-    });
-    if (!presentedCertificate) return;
-    const bytesAtHandshake = socket.bytesRead;
-    const closed = (): void => {
-      if (alerted || socket.bytesRead !== bytesAtHandshake) return;
-      const error = new Error('the service closed the connection right after the TLS handshake, before any answer') as NodeJS.ErrnoException;
-      error.code = CLOSED_AFTER_HANDSHAKE;
-      this.keep(localPort, error);
-    };
-    socket.once('end', closed);
-    socket.once('close', closed);
-  }
-
-  private keep(localPort: number, error: Error): void {
-    this.byLocalPort.delete(localPort);
-    this.byLocalPort.set(localPort, error);
-    if (this.byLocalPort.size > TlsAlerts.KEEP) this.byLocalPort.delete(this.byLocalPort.keys().next().value!);
-  }
-
-  behind(error: unknown): Error | undefined {
-    const failure = error as { code?: unknown; socket?: { localPort?: unknown } } | null;
-    if (failure === null || typeof failure !== 'object' || failure.code !== 'UND_ERR_SOCKET') return undefined;
-    const localPort = failure.socket?.localPort;
-    if (typeof localPort !== 'number') return undefined;
-    const alert = this.byLocalPort.get(localPort);
-    this.byLocalPort.delete(localPort);
-    return alert;
-  }
 }
