@@ -91,6 +91,12 @@ export function createDiscovery(opts: DiscoveryOptions): Discovery {
   const idleMs = opts.idleReleaseMs ?? DEFAULT_IDLE_RELEASE_MS;
   let ownCount = 0;
   let closed = false;
+  // The read options every watch and refresh shares, made once.
+  const staleness = {
+    ...(opts.consistency === undefined ? {} : { consistency: opts.consistency }),
+    ...(opts.maxStaleMs === undefined ? {} : { maxStaleMs: opts.maxStaleMs }),
+  };
+  const blocking = { ...staleness, ...(opts.wait === undefined ? {} : { wait: opts.wait }) };
 
   // Design (issue 15): Consul holds a blocking query's connection for up to `wait`, so one query
   // per service cannot scale past the agent's per-IP limit. Here the first services get a
@@ -100,7 +106,7 @@ export function createDiscovery(opts: DiscoveryOptions): Discovery {
   // them. So discovery holds at most maxConnections connections to the agent whatever the number
   // of services, and a change still arrives within one detector wake-up plus one read. HTTP/2
   // multiplexing (undici allowH2) needs HTTPS to the agent, so it cannot be the general answer.
-  const shared = new Map<string, ServiceWatch>();
+  const shared = new Map<string, WatchState>();
   const refreshQueue = new Set<string>();
   let refreshing = 0;
   let detector: ServiceChangesWatch | undefined;
@@ -214,6 +220,8 @@ export function createDiscovery(opts: DiscoveryOptions): Discovery {
     return state;
   }
 
+  type WatchState = ReturnType<typeof newState>;
+
   function startOwnWatch(service: string): ServiceWatch {
     // stop() runs only after this function returned, so `watch` is set by then.
     const state = newState(service, 'own', () => watch.stop());
@@ -221,9 +229,7 @@ export function createDiscovery(opts: DiscoveryOptions): Discovery {
       passing: true,
       signal: state.signal,
       events: owner,
-      ...(opts.wait === undefined ? {} : { wait: opts.wait }),
-      ...(opts.consistency === undefined ? {} : { consistency: opts.consistency }),
-      ...(opts.maxStaleMs === undefined ? {} : { maxStaleMs: opts.maxStaleMs }),
+      ...blocking,
       onUpdate: (entries, meta) => state.update(entries, meta),
       onResponse: (meta) => state.responded(meta),
       onError: (error) => state.errored(error),
@@ -233,22 +239,18 @@ export function createDiscovery(opts: DiscoveryOptions): Discovery {
     return state;
   }
 
-  type SharedState = ReturnType<typeof newState>;
-
   function startSharedWatch(service: string): ServiceWatch {
     const state = newState(service, 'shared', () => undefined);
     shared.set(service, state);
     detector ??= watchServiceChanges(consul, {
       events: owner,
-      ...(opts.wait === undefined ? {} : { wait: opts.wait }),
-      ...(opts.consistency === undefined ? {} : { consistency: opts.consistency }),
-      ...(opts.maxStaleMs === undefined ? {} : { maxStaleMs: opts.maxStaleMs }),
+      ...blocking,
       onChange: (services) => {
         for (const name of services === 'all' ? shared.keys() : services) if (shared.has(name)) refreshQueue.add(name);
         pump();
       },
       onError: (error) => {
-        for (const each of shared.values()) if (each.answered) (each as SharedState).errored(error);
+        for (const each of shared.values()) if (each.answered) each.errored(error);
       },
     });
     refreshQueue.add(service);
@@ -260,7 +262,7 @@ export function createDiscovery(opts: DiscoveryOptions): Discovery {
     while (refreshing < budget.refreshes && refreshQueue.size > 0) {
       const service = refreshQueue.values().next().value as string;
       refreshQueue.delete(service);
-      const state = shared.get(service) as SharedState | undefined;
+      const state = shared.get(service);
       if (!state) continue;
       refreshing += 1;
       void refresh(service, state).then(afterPendingIo).finally(() => {
@@ -271,12 +273,12 @@ export function createDiscovery(opts: DiscoveryOptions): Discovery {
   }
 
   /** One non-blocking read of a shared-mode service; never throws. */
-  async function refresh(service: string, state: SharedState): Promise<void> {
+  async function refresh(service: string, state: WatchState): Promise<void> {
     try {
       const { entries, meta } = await consul.health.service(service, {
         passing: true,
-        consistency: opts.consistency ?? DEFAULT_DISCOVERY_CONSISTENCY,
-        ...(opts.maxStaleMs === undefined ? {} : { maxStaleMs: opts.maxStaleMs }),
+        consistency: DEFAULT_DISCOVERY_CONSISTENCY,
+        ...staleness,
         signal: state.signal,
       });
       const tooStale = tooStaleError(service, meta, opts.maxStaleMs);

@@ -71,6 +71,11 @@ export function watchServiceChanges(client: ConsulClient, opts: WatchServiceChan
     }
   };
 
+  const failed = (error: FarolError, failures: number, retryInMs: number): void => {
+    if (channels.consulWatchError.hasSubscribers) channels.consulWatchError.publish({ owner, service: '*', error: eventError(error), failures, retryInMs });
+    if (opts.onError) safely('onError', () => opts.onError!(error));
+  };
+
   let snapshot: ChecksSnapshot | undefined;
   const checksLoop = blockingLoop(signal, opts.backoff, async (index) => {
     const { checks, meta } = await client.health.state('any', { ...query, index });
@@ -87,8 +92,7 @@ export function watchServiceChanges(client: ConsulClient, opts: WatchServiceChan
     } };
   }, (error, failures, retryInMs) => {
     snapshot = undefined;
-    if (channels.consulWatchError.hasSubscribers) channels.consulWatchError.publish({ owner, service: '*', error: eventError(error), failures, retryInMs });
-    if (opts.onError) safely('onError', () => opts.onError!(error));
+    failed(error, failures, retryInMs);
   });
   let seenCatalog = false;
   const catalogLoop = blockingLoop(signal, opts.backoff, async (index) => {
@@ -98,10 +102,7 @@ export function watchServiceChanges(client: ConsulClient, opts: WatchServiceChan
       if (seenCatalog) safely('onUpdate', () => opts.onChange('all'));
       seenCatalog = true;
     } };
-  }, (error, failures, retryInMs) => {
-    if (channels.consulWatchError.hasSubscribers) channels.consulWatchError.publish({ owner, service: '*', error: eventError(error), failures, retryInMs });
-    if (opts.onError) safely('onError', () => opts.onError!(error));
-  });
+  }, failed);
   const fault = (error: unknown): void => {
     if (channels.consulWatchFault.hasSubscribers) channels.consulWatchFault.publish({ owner, service: '*', where: 'loop', error });
   };

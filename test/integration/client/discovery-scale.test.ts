@@ -8,6 +8,7 @@ import { channels, createEventOwner } from '../../../src/events/channels.js';
 import type { ConsulRequestEnd, ConsulWatchError, DiscoveryReleased } from '../../../src/events/channels.js';
 import { connectionsTo } from '../../support/agent-connections.js';
 import { describeWithConsul } from '../../support/describe-with-consul.js';
+import { firstRecorded } from '../../support/first-recorded.js';
 
 const SERVICES = 250;
 const BOUND = 32;
@@ -26,22 +27,6 @@ interface Change {
   passing: number;
   ports: number[];
   at: number;
-}
-
-function waitFor(changes: Change[], predicate: (c: Change) => boolean, timeoutMs: number): Promise<Change> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const poll = setInterval(() => {
-      const found = changes.find(predicate);
-      if (found) {
-        clearInterval(poll);
-        resolve(found);
-      } else if (performance.now() - started > timeoutMs) {
-        clearInterval(poll);
-        reject(new Error(`no matching update within ${timeoutMs} ms`));
-      }
-    }, 10);
-  });
 }
 
 describeWithConsul('discovery of 250 services through a bound of 32 blocking queries, against a real agent with its default limits', (getAgent) => {
@@ -110,11 +95,11 @@ describeWithConsul('discovery of 250 services through a bound of 32 blocking que
     for (const service of new Set(picks)) {
       const since = performance.now();
       await admin.agent.updateTTL(`${service}-1-ttl`, 'critical', 'test');
-      const down = await waitFor(changes, (c) => c.service === service && c.at >= since && c.passing === 1, 2000);
+      const down = await firstRecorded(changes, (c) => c.service === service && c.at >= since && c.passing === 1, 2000);
       assert.ok(down.at - since < 2000);
       const back = performance.now();
       await admin.agent.updateTTL(`${service}-1-ttl`, 'passing', 'test');
-      await waitFor(changes, (c) => c.service === service && c.at >= back && c.passing === 2, 2000);
+      await firstRecorded(changes, (c) => c.service === service && c.at >= back && c.passing === 2, 2000);
     }
     assert.deepEqual(statuses.filter((s) => s === 429), []);
     assert.deepEqual(watchErrors, []);
@@ -127,7 +112,7 @@ describeWithConsul('discovery of 250 services through a bound of 32 blocking que
       ID: `${service}-2`, Name: service, Address: '127.0.0.1', Port: 20_002,
       Check: { CheckID: `${service}-2-ttl`, TTL: '10m', Status: 'passing' },
     });
-    const moved = await waitFor(changes, (c) => c.service === service && c.at >= since && c.ports.includes(20_002), 2000);
+    const moved = await firstRecorded(changes, (c) => c.service === service && c.at >= since && c.ports.includes(20_002), 2000);
     assert.deepEqual(moved.ports, [10_001, 20_002]);
   });
 });

@@ -4,6 +4,7 @@ import { ConsulClient, watchHealthService } from '../../../src/consul/index.js';
 import type { HealthServiceWatch, QueryMeta, ServiceEntry } from '../../../src/consul/index.js';
 import { isFarolError } from '../../../src/errors.js';
 import { describeWithConsul } from '../../support/describe-with-consul.js';
+import { firstRecorded } from '../../support/first-recorded.js';
 
 interface Update {
   ids: string[];
@@ -12,21 +13,8 @@ interface Update {
 }
 
 /** Resolves with the first recorded update that satisfies `predicate`, or fails after `timeoutMs`. */
-function waitForUpdate(updates: Update[], predicate: (u: Update) => boolean, timeoutMs: number): Promise<Update> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const poll = setInterval(() => {
-      const found = updates.find(predicate);
-      if (found) {
-        clearInterval(poll);
-        resolve(found);
-      } else if (performance.now() - started > timeoutMs) {
-        clearInterval(poll);
-        reject(new Error(`no matching update within ${timeoutMs} ms; saw ${JSON.stringify(updates.map((u) => u.ids))}`));
-      }
-    }, 20);
-  });
-}
+const waitForUpdate = (updates: Update[], predicate: (u: Update) => boolean, timeoutMs: number): Promise<Update> =>
+  firstRecorded(updates, predicate, timeoutMs, () => JSON.stringify(updates.map((u) => u.ids)));
 
 const ids = (entries: ServiceEntry[]): string[] => entries.map((e) => e.Service.ID).sort();
 
