@@ -50,11 +50,12 @@ interface CertificateFacts {
 }
 
 function readFacts(certificate: X509Certificate): CertificateFacts {
-  const parsed = new (loadX509().X509Certificate)(certificate.raw);
-  const names = parsed.getExtension(loadX509().SubjectAlternativeNameExtension)?.names.items ?? [];
+  const x509 = loadX509();
+  const parsed = new x509.X509Certificate(certificate.raw);
+  const names = parsed.getExtension(x509.SubjectAlternativeNameExtension)?.names.items ?? [];
   const ofType = (type: string) => names.filter((name) => name.type === type).map((name) => name.value);
   return {
-    extendedKeyUsages: parsed.getExtension(loadX509().ExtendedKeyUsageExtension)?.usages.map(String),
+    extendedKeyUsages: parsed.getExtension(x509.ExtendedKeyUsageExtension)?.usages.map(String),
     notBefore: parsed.notBefore.getTime(),
     notAfter: parsed.notAfter.getTime(),
     uris: ofType('url'),

@@ -20,10 +20,11 @@ export interface CreateCertificateAuthorityOptions {
 
 /** A new self-signed CA (ECDSA P-256, SHA-256) that may sign leaf certificates only (pathLen 0). */
 export async function createCertificateAuthority(opts: CreateCertificateAuthorityOptions = {}): Promise<PemPair> {
+  const x509 = loadX509();
   const { notBefore, notAfter } = validityWindow({ validityDays: opts.validityDays }, DEFAULT_CA_VALIDITY_DAYS);
   const keys = await generateEcKeyPair();
   const commonName = opts.commonName ?? `Farol CA ${randomBytes(4).toString('hex')}`;
-  const certificate = await loadX509().X509CertificateGenerator.createSelfSigned({
+  const certificate = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerialNumber(),
     name: [{ CN: [commonName] }],
     notBefore,
@@ -31,9 +32,9 @@ export async function createCertificateAuthority(opts: CreateCertificateAuthorit
     signingAlgorithm: EC_P256_SHA256,
     keys,
     extensions: [
-      new (loadX509().BasicConstraintsExtension)(true, 0, true),
-      new (loadX509().KeyUsagesExtension)(loadX509().KeyUsageFlags.keyCertSign | loadX509().KeyUsageFlags.cRLSign, true),
-      await loadX509().SubjectKeyIdentifierExtension.create(keys.publicKey),
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
   return { certPem: certificate.toString('pem'), keyPem: await exportPrivateKeyPem(keys.privateKey) };

@@ -61,15 +61,16 @@ function keyType(certificate: NodeX509Certificate): string {
 }
 
 function tlsUsage(certificate: X509.X509Certificate): { usage: ('server' | 'client')[]; otherUsages: string[] } {
-  const extendedUsages = certificate.getExtension(loadX509().ExtendedKeyUsageExtension)?.usages.map(String);
+  const x509 = loadX509();
+  const extendedUsages = certificate.getExtension(x509.ExtendedKeyUsageExtension)?.usages.map(String);
   if (extendedUsages !== undefined) {
     const usage: ('server' | 'client')[] = [];
     if (extendedUsages.includes(SERVER_AUTH)) usage.push('server');
     if (extendedUsages.includes(CLIENT_AUTH)) usage.push('client');
     return { usage, otherUsages: extendedUsages.filter((oid) => oid !== SERVER_AUTH && oid !== CLIENT_AUTH) };
   }
-  const keyUsage = certificate.getExtension(loadX509().KeyUsagesExtension)?.usages;
-  const tlsSignature = loadX509().KeyUsageFlags.digitalSignature | loadX509().KeyUsageFlags.keyEncipherment | loadX509().KeyUsageFlags.keyAgreement;
+  const keyUsage = certificate.getExtension(x509.KeyUsagesExtension)?.usages;
+  const tlsSignature = x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment | x509.KeyUsageFlags.keyAgreement;
   if (keyUsage !== undefined && (keyUsage & tlsSignature) === 0) return { usage: [], otherUsages: [] };
   return { usage: ['server', 'client'], otherUsages: [] };
 }

@@ -58,9 +58,10 @@ export function parseCertificateAuthority(ca: PemPair): X509.X509Certificate {
 }
 
 async function authorityKeyIdentifier(caCertificate: X509.X509Certificate): Promise<X509.AuthorityKeyIdentifierExtension> {
-  const subjectKeyId = caCertificate.getExtension(loadX509().SubjectKeyIdentifierExtension)?.keyId;
-  if (subjectKeyId) return new (loadX509().AuthorityKeyIdentifierExtension)(subjectKeyId);
-  return loadX509().AuthorityKeyIdentifierExtension.create(caCertificate.publicKey);
+  const x509 = loadX509();
+  const subjectKeyId = caCertificate.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId;
+  if (subjectKeyId) return new x509.AuthorityKeyIdentifierExtension(subjectKeyId);
+  return x509.AuthorityKeyIdentifierExtension.create(caCertificate.publicKey);
 }
 
 /** What a leaf certificate says, apart from its key, serial and issuer. */
@@ -83,6 +84,7 @@ export interface SignedLeaf extends PemPair {
  * outlives its CA: a notAfter past the CA's is cut back to the CA's notAfter.
  */
 export async function signLeaf(ca: PemPair, template: LeafTemplate): Promise<SignedLeaf> {
+  const x509 = loadX509();
   const caCertificate = parseCertificateAuthority(ca);
   const signing = await importSigningKey(ca.keyPem).catch((error: unknown) => {
     throw invalidCa(`The CA private key cannot sign certificates (${(error as Error).message})`, error);
@@ -92,14 +94,14 @@ export async function signLeaf(ca: PemPair, template: LeafTemplate): Promise<Sig
   const keys = await generateEcKeyPair();
 
   const extensions: X509.Extension[] = [
-    new (loadX509().BasicConstraintsExtension)(false, undefined, true),
-    new (loadX509().KeyUsagesExtension)(loadX509().KeyUsageFlags.digitalSignature, true),
+    new x509.BasicConstraintsExtension(false, undefined, true),
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
   ];
-  if (template.extendedKeyUsages !== undefined) extensions.push(new (loadX509().ExtendedKeyUsageExtension)(template.extendedKeyUsages, false));
-  extensions.push(await loadX509().SubjectKeyIdentifierExtension.create(keys.publicKey), await authorityKeyIdentifier(caCertificate));
+  if (template.extendedKeyUsages !== undefined) extensions.push(new x509.ExtendedKeyUsageExtension(template.extendedKeyUsages, false));
+  extensions.push(await x509.SubjectKeyIdentifierExtension.create(keys.publicKey), await authorityKeyIdentifier(caCertificate));
   if (template.subjectAltNames !== undefined) extensions.push(template.subjectAltNames);
 
-  const certificate = await loadX509().X509CertificateGenerator.create({
+  const certificate = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerialNumber(),
     subject: template.subject,
     issuer: caCertificate.subjectName,
@@ -124,6 +126,7 @@ export async function issueCertificate(ca: PemPair, opts: IssueCertificateOption
 
 /** issueCertificate, also telling whether the leaf was cut back to the CA's expiry. */
 export async function issueLeafCertificate(ca: PemPair, opts: IssueCertificateOptions): Promise<SignedLeaf> {
+  const x509 = loadX509();
   if (opts.commonName.trim() === '') {
     throw new FarolError('CONFIG_INVALID', 'A certificate needs a non-empty common name', { hint: 'pass commonName, e.g. the service name' });
   }
@@ -138,9 +141,9 @@ export async function issueLeafCertificate(ca: PemPair, opts: IssueCertificateOp
   const altNames = generalNames(opts);
   const validity = validityWindow(opts, DEFAULT_LEAF_VALIDITY_DAYS);
   return signLeaf(ca, {
-    subject: new (loadX509().Name)([...organizationalUnits.map((unit) => ({ OU: [unit] })), { CN: [opts.commonName] }]),
+    subject: new x509.Name([...organizationalUnits.map((unit) => ({ OU: [unit] })), { CN: [opts.commonName] }]),
     extendedKeyUsages: ekus.map(String),
-    subjectAltNames: altNames.length > 0 ? new (loadX509().SubjectAlternativeNameExtension)(altNames, false) : undefined,
+    subjectAltNames: altNames.length > 0 ? new x509.SubjectAlternativeNameExtension(altNames, false) : undefined,
     validity,
   });
 }
